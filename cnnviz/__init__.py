@@ -1,0 +1,59 @@
+"""cnnviz: see what a stack of CNN stages does to an image.
+
+>>> import cnnviz
+>>> config = cnnviz.load_config("configs/numpycnn.yaml")   # doctest: +SKIP
+>>> layers = cnnviz.run(config, "chelsea")                 # doctest: +SKIP
+
+The public names are imported on first use, so ``import cnnviz`` (and
+``cnnviz --help``) stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "CnnvizError",
+    "Config",
+    "Layer",
+    "load_config",
+    "load_image",
+    "plan",
+    "run",
+    "render",
+]
+
+_LAZY = {
+    "CnnvizError": "cnnviz.errors",
+    "Config": "cnnviz.config",
+    "load_config": "cnnviz.config",
+    "load_image": "cnnviz.images",
+    "Layer": "cnnviz.pipeline",
+    "plan": "cnnviz.pipeline",
+    "run": "cnnviz.pipeline",
+    "render": "cnnviz.render",
+}
+
+if TYPE_CHECKING:
+    from .config import Config, load_config
+    from .errors import CnnvizError
+    from .images import load_image
+    from .pipeline import Layer, plan, run
+    from .render import render
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'cnnviz' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
