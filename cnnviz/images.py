@@ -88,7 +88,8 @@ def read_image(source: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) 
     Returns
     -------
     image : ndarray, shape (H, W, 1) or (H, W, 3), float64 in [0, 1]
-        Alpha is dropped.
+        Alpha is dropped; a colour file whose three channels are equal is
+        read as gray (1 channel).
     """
     s = str(source)
     path = Path(s)
@@ -152,8 +153,10 @@ def _to_array(im: Any) -> np.ndarray:
         mode = im.mode
     if mode not in ("RGB", "RGBA"):
         im = im.convert("RGB")
-    a = np.asarray(im)
-    return a[:, :, :3].astype(np.float64) / 255.0
+    a = np.asarray(im)[:, :, :3]
+    if (a[:, :, 0] == a[:, :, 1]).all() and (a[:, :, 1] == a[:, :, 2]).all():
+        a = a[:, :, 0]  # a gray picture stored as colour is read as gray
+    return a.astype(np.float64) / 255.0
 
 
 def load_image(

@@ -1,0 +1,124 @@
+"""Image loading: formats, bit depths, modes, samples, input settings, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import skimage.data
+from PIL import Image
+from skimage.color import rgb2gray
+from skimage.transform import resize
+
+from cnnviz.config import load_config
+from cnnviz.errors import CnnvizError
+from cnnviz.images import SAMPLES, load_image, read_image
+
+
+def cfg(**inp):
+    return load_config({"input": inp, "stages": ["relu"]})
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_every_sample_matches_skimage(name):
+    loader = "chelsea" if name == "cat" else name
+    expected = getattr(skimage.data, loader)()
+    got = read_image(name)
+    exp = expected.astype(np.float64)
+    if exp.ndim == 2:
+        exp = exp[:, :, None]
+    exp = exp[:, :, :3]
+    if expected.dtype == np.uint8:
+        exp = exp / 255.0
+    assert got.shape == exp.shape
+    if expected.dtype == bool:  # skimage thresholds the gray file
+        np.testing.assert_array_equal(got > 0.5, exp > 0.5)
+    else:
+        np.testing.assert_allclose(got, exp, atol=1e-6)
+
+
+def test_gray_is_skimage_luminance_and_rgb_repeats():
+    gray = load_image("chelsea", cfg(color="gray"))
+    np.testing.assert_allclose(gray[:, :, 0], rgb2gray(skimage.data.chelsea()), atol=1e-6)
+    rgb = load_image("camera", cfg(color="rgb"))
+    assert rgb.shape == (512, 512, 3)
+    np.testing.assert_array_equal(rgb[:, :, 0], rgb[:, :, 2])
+    keep = load_image("coffee", cfg())
+    assert keep.shape == (400, 600, 3) and keep.dtype == np.float32
+    assert 0.0 <= keep.min() and keep.max() <= 1.0
+
+
+def test_resize_pair_and_longest_side():
+    img = load_image("chelsea", cfg(resize=[150, 200], color="gray"))
+    assert img.shape == (150, 200, 1)
+    ref = resize(rgb2gray(skimage.data.chelsea()), (150, 200), order=1, anti_aliasing=True, mode="reflect")
+    np.testing.assert_allclose(img[:, :, 0], ref, atol=1e-5)
+    assert load_image("chelsea", cfg(resize=100)).shape == (67, 100, 3)
+    assert load_image("chelsea", cfg(resize=[300, 451])).shape == (300, 451, 3)
+
+
+@pytest.mark.parametrize("fmt,ext", [("PNG", "png"), ("JPEG", "jpg"), ("TIFF", "tif"), ("BMP", "bmp"), ("GIF", "gif")])
+def test_formats_gray_and_rgb(tmp_path, fmt, ext):
+    rng = np.random.default_rng(0)
+    g = rng.integers(0, 256, (20, 30), dtype=np.uint8)
+    rgb = rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    Image.fromarray(g).save(tmp_path / f"g.{ext}", format=fmt)
+    out = read_image(tmp_path / f"g.{ext}")
+    assert out.shape == (20, 30, 1)
+    if fmt != "JPEG":
+        np.testing.assert_allclose(out[:, :, 0], g / 255.0)
+    if fmt != "GIF":
+        Image.fromarray(rgb).save(tmp_path / f"c.{ext}", format=fmt)
+        out = read_image(tmp_path / f"c.{ext}")
+        assert out.shape == (20, 30, 3)
+        if fmt != "JPEG":
+            np.testing.assert_allclose(out, rgb / 255.0)
+
+
+def test_alpha_is_dropped_and_palette_expanded(tmp_path):
+    rgba = np.random.default_rng(1).integers(0, 256, (8, 9, 4), dtype=np.uint8)
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
+    np.testing.assert_allclose(read_image(tmp_path / "a.png"), rgba[:, :, :3] / 255.0)
+    la = np.stack([rgba[:, :, 0], rgba[:, :, 3]], axis=2)
+    Image.fromarray(la, "LA").save(tmp_path / "la.png")
+    np.testing.assert_allclose(read_image(tmp_path / "la.png")[:, :, 0], rgba[:, :, 0] / 255.0)
+    pal = Image.fromarray(rgba[:, :, :3]).convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
+    pal.save(tmp_path / "p.png")
+    np.testing.assert_allclose(read_image(tmp_path / "p.png"), np.asarray(pal.convert("RGB")) / 255.0)
+
+
+def test_16_bit_gray(tmp_path):
+    a = np.array([[0, 1000, 65535], [30000, 2, 40000]], dtype=np.uint16)
+    Image.fromarray(a).save(tmp_path / "d.png")
+    np.testing.assert_allclose(read_image(tmp_path / "d.png")[:, :, 0], a / 65535.0)
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "d.tif", a)
+    np.testing.assert_allclose(read_image(tmp_path / "d.tif")[:, :, 0], a / 65535.0)
+
+
+def test_gif_first_frame(tmp_path):
+    frames = [Image.fromarray(np.full((5, 5), v, np.uint8)) for v in (10, 200)]
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:])
+    np.testing.assert_allclose(read_image(tmp_path / "a.gif"), 10 / 255.0)
+
+
+def test_errors(tmp_path):
+    with pytest.raises(CnnvizError) as info:
+        read_image("chelsa")
+    assert str(info.value) == ("no image file or sample named 'chelsa' (did you mean 'chelsea'?); "
+                               "'cnnviz samples' lists the samples")
+    with pytest.raises(CnnvizError) as info:
+        read_image(tmp_path / "none.png")
+    assert str(info.value) == f"image file not found: {tmp_path / 'none.png'}"
+    with pytest.raises(CnnvizError) as info:
+        read_image(tmp_path)
+    assert str(info.value) == f"{tmp_path}: is a directory, not an image"
+    (tmp_path / "t.png").write_text("hello")
+    with pytest.raises(CnnvizError) as info:
+        read_image(tmp_path / "t.png")
+    assert str(info.value) == f"{tmp_path / 't.png'}: not an image file cnnviz can read"
+    Image.fromarray(np.zeros((50, 50), np.uint8)).save(tmp_path / "big.png")
+    with pytest.raises(CnnvizError) as info:
+        read_image(tmp_path / "big.png", max_pixels=100)
+    assert str(info.value) == (f"{tmp_path / 'big.png'}: 50×50 = 2,500 pixels is more than the "
+                               "limit of 100")
