@@ -1,7 +1,7 @@
 """The ``cnnviz`` command line: parse options, call the library, report.
 
 This module only parses and dispatches.  The work lives in the library
-(:mod:`cnnviz.commands` holds one small function per command); a
+(:mod:`cnnviz.commands` holds one function per command); a
 :class:`~cnnviz.errors.CnnvizError` becomes one ``Error: ...`` line on stderr
 and exit status 1, in one place (:class:`_Group`).  Nothing heavy (NumPy,
 matplotlib, scikit-image) is imported until a command runs.
@@ -18,23 +18,20 @@ from . import __version__
 
 
 class _Group(click.Group):
-    """Turns a user's mistake into one line, and Ctrl-C into exit status 130."""
+    """Turns a user's mistake into one line (exit 1), and Ctrl-C into exit 130."""
 
     def invoke(self, ctx: click.Context) -> Any:
         from .errors import CnnvizError, ConfigErrors
 
+        debug = bool(ctx.params.get("debug"))
         try:
             return super().invoke(ctx)
-        except ConfigErrors as err:
-            if ctx.obj and ctx.obj.get("debug"):
-                raise
-            for e in err.errors:
-                click.echo(f"Error: {e}", err=True)
-            ctx.exit(1)
         except CnnvizError as err:
-            if ctx.obj and ctx.obj.get("debug"):
+            if debug:
                 raise
-            click.echo(f"Error: {err}", err=True)
+            errors = err.errors if isinstance(err, ConfigErrors) else [err]
+            for e in errors:
+                click.echo(f"Error: {e}", err=True)
             ctx.exit(1)
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
@@ -44,8 +41,7 @@ class _Group(click.Group):
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="cnnviz")
 @click.option("--debug", is_flag=True, help="Show a traceback instead of a one-line error.")
-@click.pass_context
-def main(ctx: click.Context, debug: bool) -> None:
+def main(debug: bool) -> None:
     """See what a stack of CNN stages does to an image.
 
     Write the stack as YAML (conv, activation, pool, norm, dense stages and
@@ -54,33 +50,53 @@ def main(ctx: click.Context, debug: bool) -> None:
 
     \b
     Example:
-        cnnviz run configs/numpycnn.yaml chelsea -o out/
+        cnnviz init my.yaml && cnnviz run my.yaml chelsea
     """
-    ctx.obj = {"debug": debug}
+
+
+_CONFIG = click.Path(dir_okay=False)
 
 
 @main.command()
-@click.argument("config", type=click.Path(dir_okay=False))
+@click.argument("config", type=_CONFIG)
 @click.argument("images", nargs=-1, required=True)
 @click.option("-o", "--output", "outdir", type=click.Path(file_okay=False),
-              help="Output folder [cnnviz-out/<config>/<image>].")
+              help="Output folder [cnnviz-out/<config>/<image>]; with several images, one sub-folder each.")
+@click.option("--cmap", help="Colormap (overrides render.cmap), e.g. viridis, RdBu_r.")
+@click.option("--normalize", type=click.Choice(["map", "layer", "global"]), help="Overrides render.normalize.")
+@click.option("--max-maps", type=click.IntRange(min=1), help="Overrides render.max_maps.")
+@click.option("--scale", type=click.IntRange(1, 64), help="Integer pixel zoom (overrides render.scale).")
+@click.option("--dpi", type=click.IntRange(20, 1200), help="Resolution of the matplotlib figures (render.dpi).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
               help="Override any config value, e.g. --set stages[0].stride=2 (repeatable).")
-def run(config: str, images: tuple[str, ...], outdir: str | None, overrides: tuple[str, ...]) -> None:
+@click.option("--save-arrays", is_flag=True, help="Also write activations.npz (one (H, W, C) array per stage).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Images to process in parallel.")
+def run(config: str, images: tuple[str, ...], outdir: str | None, cmap: str | None, normalize: str | None,
+        max_maps: int | None, scale: int | None, dpi: int | None, overrides: tuple[str, ...],
+        save_arrays: bool, jobs: int) -> None:
     """Run CONFIG on each IMAGE (a file or a sample name) and write the figures.
 
     \b
-    Example:
-        cnnviz run configs/numpycnn.yaml chelsea -o out/
+    Examples:
+        cnnviz run configs/numpycnn.yaml chelsea
+        cnnviz run configs/edges.yaml camera coins -o out/ --cmap RdBu_r
+        cnnviz run configs/numpycnn.yaml photo.jpg --set stages[0].stride=2
     """
-    from .commands import run_command
+    from .commands import RunRequest, run_command
 
-    for path in run_command(config, list(images), outdir=outdir, overrides=list(overrides)):
-        click.echo(path)
+    sets = list(overrides)
+    for key, value in (("cmap", cmap), ("normalize", normalize), ("max_maps", max_maps),
+                       ("scale", scale), ("dpi", dpi)):
+        if value is not None:
+            sets.append(f"render.{key}={value}")
+    written = run_command(RunRequest(config, list(images), outdir, sets, save_arrays, jobs))
+    folders = sorted({str(p.parent) for p in written})
+    click.echo(f"wrote {len(written)} files to {', '.join(folders)}")
 
 
 @main.command()
-@click.argument("configs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("configs", nargs=-1, required=True, type=_CONFIG)
 def validate(configs: tuple[str, ...]) -> None:
     """Check CONFIGs without running them: 'ok', or every error found.
 
@@ -92,14 +108,44 @@ def validate(configs: tuple[str, ...]) -> None:
 
     failed = False
     for path, errors in validate_command(list(configs)):
-        if errors:
-            failed = True
-            for e in errors:
-                click.echo(f"Error: {e}", err=True)
-        else:
+        for e in errors:
+            click.echo(f"Error: {e}", err=True)
+        if not errors:
             click.echo(f"{path}: ok")
+        failed = failed or bool(errors)
     if failed:
         sys.exit(1)
+
+
+@main.command()
+@click.argument("config", type=_CONFIG)
+@click.argument("image", required=False)
+@click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE", help="Override a config value.")
+def summary(config: str, image: str | None, overrides: tuple[str, ...]) -> None:
+    """Print a table of CONFIG's stages: shapes, parameters, multiply-adds, receptive fields.
+
+    Without IMAGE the input is input.resize when it fixes the shape, else the chelsea sample.
+
+    \b
+    Example:
+        cnnviz summary configs/numpycnn.yaml chelsea
+    """
+    from .commands import summary_command
+
+    click.echo(summary_command(config, image, list(overrides)))
+
+
+@main.command()
+def presets() -> None:
+    """List the filter presets and their parameters.
+
+    \b
+    Example:
+        cnnviz presets
+    """
+    from .commands import presets_command
+
+    click.echo(presets_command())
 
 
 @main.command()
@@ -108,12 +154,41 @@ def samples() -> None:
 
     \b
     Example:
-        cnnviz samples
+        cnnviz run configs/gabor.yaml astronaut
     """
     from .images import SAMPLES
 
-    for name in SAMPLES:
-        click.echo(name)
+    for name, file in SAMPLES.items():
+        click.echo(f"{name:22} {file}")
+
+
+@main.command()
+@click.argument("path", default="cnnviz.yaml", type=click.Path())
+@click.option("--force", is_flag=True, help="Overwrite PATH if it exists.")
+def init(path: str, force: bool) -> None:
+    """Write a commented starter config to PATH [cnnviz.yaml].
+
+    \b
+    Example:
+        cnnviz init my.yaml && cnnviz run my.yaml camera
+    """
+    from .commands import init_command
+
+    click.echo(f"wrote {init_command(path, force)}")
+
+
+@main.command()
+@click.argument("png", type=click.Path(dir_okay=False))
+def inspect(png: str) -> None:
+    """Print the config, image and version embedded in a PNG that cnnviz wrote.
+
+    \b
+    Example:
+        cnnviz inspect cnnviz-out/numpycnn/chelsea/01_edges.png
+    """
+    from .commands import inspect_command
+
+    click.echo(inspect_command(png))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,17 +1,32 @@
 """One function per command: the library side of :mod:`cnnviz.cli`.
 
-Each takes plain values, does the work, and returns what the command prints;
-user mistakes are raised as :class:`~cnnviz.errors.CnnvizError`.
+Each takes plain values, does the work, and returns what the command prints
+(or the files it wrote); a user's mistake is raised as
+:class:`~cnnviz.errors.CnnvizError`.  Nothing here knows about click.
 """
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .config import Config, apply_overrides, load_config
 from .errors import CnnvizError, ConfigErrors
 
-__all__ = ["default_outdir", "run_command", "validate_command"]
+__all__ = [
+    "RunRequest",
+    "default_outdir",
+    "run_command",
+    "validate_command",
+    "summary_command",
+    "presets_command",
+    "init_command",
+    "inspect_command",
+    "STARTER_CONFIG",
+]
 
 
 def default_outdir(config: Config, config_path: str, image: str) -> Path:
@@ -21,36 +36,70 @@ def default_outdir(config: Config, config_path: str, image: str) -> Path:
     return Path("cnnviz-out") / (config.name or Path(config_path).stem) / image_label(image)
 
 
-def run_command(
-    config_path: str, images: list[str], *, outdir: str | None = None, overrides: list[str] | None = None
-) -> list[Path]:
-    """Load, validate and run ``config_path`` on every image, writing the figures.
+@dataclass
+class RunRequest:
+    """What ``cnnviz run`` was asked to do."""
 
-    Every image is loaded and the stack planned for it before anything is
-    written, so a bad config or image writes nothing.
-    """
+    config_path: str
+    images: list[str]
+    outdir: str | None = None
+    overrides: list[str] = field(default_factory=list)
+    save_arrays: bool = False
+    jobs: int = 1
+
+
+def _load(config_path: str, overrides: list[str]) -> Config:
+    config = load_config(Path(config_path))
+    return apply_overrides(config, overrides) if overrides else config
+
+
+def _render_one(req: RunRequest, image: str, out: Path) -> list[Path]:
     from .images import load_image
-    from .pipeline import plan, run
+    from .pipeline import run
     from .render import render
 
-    config = load_config(Path(config_path))
-    if overrides:
-        config = apply_overrides(config, overrides)
-    jobs = []
-    for image in images:
+    config = _load(req.config_path, req.overrides)
+    x = load_image(image, config)
+    layers = run(config, x)
+    return render(config, layers, out, image=x, image_name=image, save_arrays=req.save_arrays,
+                  config_path=req.config_path)
+
+
+def run_command(req: RunRequest) -> list[Path]:
+    """Load, validate and run a config on every image, writing the figures.
+
+    Every image is read and the stack planned for it before anything is
+    written, so a bad config or a bad image writes nothing.  With several
+    images and ``-o DIR``, each image gets ``DIR/<image>``.
+
+    Returns
+    -------
+    list of Path
+        Every file written, in order.
+    """
+    from .images import image_label, load_image
+    from .pipeline import plan
+
+    config = _load(req.config_path, req.overrides)
+    jobs: list[tuple[str, Path]] = []
+    for image in req.images:
         x = load_image(image, config)
         plan(config, x.shape)
-        out = Path(outdir) if outdir else default_outdir(config, config_path, image)
-        if outdir and len(images) > 1:
-            from .images import image_label
-
-            out = out / image_label(image)
-        jobs.append((x, out))
-    written: list[Path] = []
-    for x, out in jobs:
-        layers = run(config, x)
-        written += render(config, layers, out, image=x)
-    return written
+        if req.outdir is None:
+            out = default_outdir(config, req.config_path, image)
+        elif len(req.images) > 1:
+            out = Path(req.outdir) / image_label(image)
+        else:
+            out = Path(req.outdir)
+        jobs.append((image, out))
+    outs = [o for _, o in jobs]
+    if len(set(outs)) != len(outs):
+        raise CnnvizError("two images would write to the same folder; give them different names")
+    if req.jobs <= 1 or len(jobs) == 1:
+        return [p for image, out in jobs for p in _render_one(req, image, out)]
+    with ProcessPoolExecutor(max_workers=min(req.jobs, len(jobs))) as pool:
+        futures = [pool.submit(_render_one, req, image, out) for image, out in jobs]
+        return [p for f in futures for p in f.result()]
 
 
 def validate_command(paths: list[str]) -> list[tuple[str, list[CnnvizError]]]:
@@ -75,3 +124,198 @@ def validate_command(paths: list[str]) -> list[tuple[str, list[CnnvizError]]]:
         else:
             results.append((path, []))
     return results
+
+
+# --- summary -----------------------------------------------------------------
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    raise AssertionError
+
+
+def _count(n: int) -> str:
+    return f"{n:,}" if n else "-"
+
+
+def _x(a: tuple[int, ...]) -> str:
+    return "×".join(str(v) for v in a)
+
+
+def describe_stage(stage: Any) -> str:
+    """A short description of a planned stage's parameters, for ``summary``."""
+    p = stage.config.params
+    t = stage.type
+    if t == "conv":
+        n, kh, kw, _ = stage.kernels.shape
+        parts = [f"{n} × {kh}×{kw}"]
+        pad = p["padding"]
+        parts.append(pad if isinstance(pad, str) else f"pad {_x(pad)}")
+        if p["pad_mode"] != "constant":
+            parts.append(p["pad_mode"])
+        if p["stride"] != (1, 1):
+            parts.append(f"stride {_x(p['stride'])}")
+        if p["dilation"] != (1, 1):
+            parts.append(f"dilation {_x(p['dilation'])}")
+        if p["flip"]:
+            parts.append("flip")
+        if p["depthwise"]:
+            parts.append("depthwise")
+        return ", ".join(parts)
+    if t == "pool":
+        s = f"{p['mode']} {_x(p['size'])}"
+        if p["stride"] != p["size"]:
+            s += f", stride {_x(p['stride'])}"
+        if p["padding"] != (0, 0):
+            s += f", pad {_x(p['padding'])}"
+        return s
+    if t == "leaky_relu":
+        return f"slope {p['slope']:g}"
+    if t == "global_pool":
+        return p["mode"]
+    if t == "norm":
+        if p["mode"] == "lrn":
+            return f"lrn size {p['size']}, alpha {p['alpha']:g}, beta {p['beta']:g}, k {p['k']:g}"
+        return p["mode"]
+    if t == "dense":
+        return f"{p['units']} units" + (", labelled" if p["labels"] else "")
+    return ""
+
+
+def summary_command(config_path: str, image: str | None = None, overrides: list[str] | None = None) -> str:
+    """The ``summary`` table for a config, planned on ``image``.
+
+    Without an image the input shape comes from ``input.resize: [h, w]`` when
+    it fixes the shape, else from the ``chelsea`` sample.
+    """
+    from .images import load_image
+    from .pipeline import plan
+
+    config = _load(config_path, overrides or [])
+    if image is None and isinstance(config.resize, tuple) and config.color != "keep":
+        shape: tuple[int, ...] = config.resize + (1 if config.color == "gray" else 3,)
+        label = "input.resize"
+    else:
+        label = image or "chelsea"
+        shape = load_image(label, config).shape
+    stages = plan(config, shape)
+    itemsize = config.np_dtype.itemsize
+    header = ["#", "stage", "type", "parameters", "output", "params", "mult-adds", "receptive field", "jump", "memory"]
+    rows = [["0", "input", "", label, _x(shape), "-", "-", "1×1", "1×1", _size(int(shape[0] * shape[1] * shape[2]) * itemsize)]]
+    for s in stages:
+        rows.append([
+            str(s.index), s.name, s.type, describe_stage(s), _x(s.output_shape), _count(s.param_count),
+            _count(s.macs), _x(s.receptive_field), _x(s.jump), _size(s.output_bytes),
+        ])
+    total_params = sum(s.param_count for s in stages)
+    total_macs = sum(s.macs for s in stages)
+    total_mem = sum(s.output_bytes for s in stages)
+    rows.append(["", "total", "", "", "", _count(total_params), _count(total_macs), "", "", _size(total_mem)])
+    right = {0, 5, 6, 9}
+    widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    out = [line(header), line(["-" * w for w in widths])]
+    out += [line(r) for r in rows[:-1]]
+    out += [line(["-" * w for w in widths]), line(rows[-1])]
+    return "\n".join(out)
+
+
+# --- presets, init, inspect ----------------------------------------------------
+
+
+def presets_command() -> str:
+    """Every filter preset with its parameters and defaults."""
+    from .filters import PRESETS
+
+    lines = []
+    for spec in PRESETS.values():
+        lines.append(f"{spec.name}: {spec.description}")
+        for pname, p in spec.params.items():
+            lines.append(f"    {pname} ({p.type_name}, default {p.default_text}): {p.doc}")
+    lines.append("")
+    lines.append("Use one in a conv stage: filters: [{preset: gabor, theta: 45, wavelength: 8}]")
+    return "\n".join(lines)
+
+
+STARTER_CONFIG = """\
+# A cnnviz config: a stack of CNN stages run on an image.
+# Run it with:   cnnviz run {name} chelsea
+# Check it with: cnnviz validate {name}      Shapes and sizes: cnnviz summary {name}
+
+input:
+  color: gray            # gray | rgb | keep (keep: as the file is)
+  resize: null           # null | [height, width] | longest side as an integer
+
+seed: 0                  # seeds every random filter: same seed, same picture
+
+stages:
+  # A conv stage: each filter gives one feature map.
+  - type: conv
+    name: edges          # optional; default <type><n>, e.g. conv1
+    padding: same        # valid | same | full | an integer | [pad_h, pad_w]
+    filters:
+      - {{preset: sobel_x}}                    # named kernels: cnnviz presets
+      - {{preset: sobel_y}}
+      - [[0, 1, 0], [1, -4, 1], [0, 1, 0]]     # or write a kernel out
+  - relu                 # relu | leaky_relu | sigmoid | tanh | abs
+  - {{type: pool, size: 2, mode: max}}         # max | avg | min
+  - type: conv
+    filters:
+      - {{random: {{count: 4, size: 5, dist: he}}}}  # seeded random kernels
+  - relu
+
+render:
+  cmap: gray             # any matplotlib colormap, e.g. viridis, RdBu_r
+  normalize: map         # map | layer | global
+  max_maps: 64
+"""
+
+
+def init_command(path: str, force: bool = False) -> Path:
+    """Write a commented starter config to ``path`` (refuses to overwrite)."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "cnnviz.yaml"
+    if p.exists() and not force:
+        raise CnnvizError(f"{p} already exists (use --force to overwrite it)")
+    tmp = p.with_name(f".{p.name}.tmp")
+    try:
+        tmp.write_text(STARTER_CONFIG.format(name=p), encoding="utf-8")
+        os.replace(tmp, p)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise CnnvizError(f"{p}: cannot write: {exc.strerror}") from None
+    return p
+
+
+def inspect_command(path: str) -> str:
+    """What cnnviz embedded in a PNG it wrote: version, image, config."""
+    from .pngio import read_png_metadata
+
+    p = Path(path)
+    if not p.exists():
+        raise CnnvizError(f"file not found: {p}")
+    try:
+        meta = read_png_metadata(p)
+    except (OSError, ValueError):
+        raise CnnvizError(f"{p}: not a PNG file") from None
+    if not meta:
+        raise CnnvizError(f"{p}: no cnnviz metadata (was it written by cnnviz?)")
+    lines = [f"{k}: {v}" for k, v in meta.items() if k != "config"]
+    if "config" in meta:
+        lines += ["config:", str(meta["config"]).rstrip()]
+    return "\n".join(lines)
+
+
+def cpu_count() -> int:
+    """Cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover
+        return os.cpu_count() or 1

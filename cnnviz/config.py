@@ -143,8 +143,8 @@ def pair(minimum: int, maximum: int | None = None) -> Checker:
 
 
 def conv_padding(v: Any, path: KeyPath) -> str | tuple[int, int]:
-    if isinstance(v, str):
-        return choice("valid", "same", "full")(v, path)
+    if v in ("valid", "same", "full"):
+        return v
     if _is_int(v) or isinstance(v, list):
         try:
             return pair(0, MAX_KERNEL_SIDE)(v, path)
@@ -267,6 +267,7 @@ def _filter_entry(v: Any, path: KeyPath, index: int, base_dir: Path) -> FilterEn
             f"unknown filter entry '{key}'{did_you_mean(key, ('preset', 'random', 'file'))}: "
             f"expected {_ENTRY_HELP}",
             path + ((key,) if key else ()),
+            at_key=True,
         )
     kind = kinds[0]
     if kind == "preset":
@@ -282,7 +283,8 @@ def _filter_entry(v: Any, path: KeyPath, index: int, base_dir: Path) -> FilterEn
     if kind == "random":
         extra = [k for k in v if k != "random"]
         if extra:
-            raise CnnvizError(f"unknown key '{extra[0]}' beside 'random' (its settings go under 'random:')", path + (extra[0],))
+            raise CnnvizError(f"unknown key '{extra[0]}' beside 'random' (its settings go under 'random:')",
+                              path + (extra[0],), at_key=True)
         spec = v["random"] if v["random"] is not None else {}
         if not isinstance(spec, dict):
             raise _wrong("a mapping of random settings", spec, path + ("random",))
@@ -316,7 +318,15 @@ def _filters_list(base_dir: Path) -> Checker:
             raise _wrong("a list of filter entries", v, path)
         if not v:
             raise CnnvizError("needs at least one filter", path)
-        return tuple(_filter_entry(x, path + (i,), i, base_dir) for i, x in enumerate(v))
+        entries, errors = [], []
+        for i, x in enumerate(v):
+            try:
+                entries.append(_filter_entry(x, path + (i,), i, base_dir))
+            except CnnvizError as err:
+                errors.append(err)
+        if errors:
+            raise errors[0] if len(errors) == 1 else ConfigErrors(errors)
+        return tuple(entries)
 
     return check
 
@@ -345,7 +355,8 @@ def _dense_weights(base_dir: Path) -> Checker:
             return DenseWeights(dict(spec), None, path)
         extra = [k for k in v if k not in ("file", "key")]
         if extra:
-            raise CnnvizError(f"unknown key '{extra[0]}'{did_you_mean(extra[0], ('file', 'key'))}", path + (extra[0],))
+            raise CnnvizError(f"unknown key '{extra[0]}'{did_you_mean(extra[0], ('file', 'key'))}",
+                              path + (extra[0],), at_key=True)
         fname = string(v["file"], path + ("file",))
         key = v.get("key")
         if key is not None:
@@ -620,8 +631,8 @@ class _Validator:
         self.errors: list[CnnvizError] = []
         self.schema = _stage_schema(base_dir)
 
-    def add(self, err: CnnvizError, *, key: bool = False) -> None:
-        self.errors.append(self.loc.locate(err, key=key))
+    def add(self, err: CnnvizError) -> None:
+        self.errors.append(self.loc.locate(err))
 
     def mapping(self, v: Any, path: KeyPath, what: str) -> dict[str, Any] | None:
         if v is None:
@@ -634,10 +645,7 @@ class _Validator:
     def unknown_keys(self, given: Mapping[str, Any], allowed: Any, path: KeyPath, what: str = "key") -> None:
         for key in given:
             if key not in allowed:
-                self.add(
-                    CnnvizError(f"unknown {what} '{key}'{did_you_mean(key, allowed)}", path + (key,)),
-                    key=True,
-                )
+                self.add(CnnvizError(f"unknown {what} '{key}'{did_you_mean(key, allowed)}", path + (key,), at_key=True))
 
     def section(self, raw: dict[str, Any], schema: Mapping[str, tuple[Checker, Any]], path: KeyPath) -> dict[str, Any]:
         self.unknown_keys(raw, schema, path)
@@ -646,6 +654,10 @@ class _Validator:
             if key in raw:
                 try:
                     out[key] = check(raw[key], path + (key,))
+                except ConfigErrors as errs:
+                    for err in errs.errors:
+                        self.add(err)
+                    out[key] = None
                 except CnnvizError as err:
                     self.add(err)
                     out[key] = None
@@ -653,7 +665,7 @@ class _Validator:
                 self.add(CnnvizError(f"missing required key '{key}'", path))
                 out[key] = None
             else:
-                out[key] = default
+                out[key] = default if default is None else check(default, path + (key,))
         return out
 
     def stage(self, v: Any, index: int, counts: dict[str, int]) -> StageConfig | None:

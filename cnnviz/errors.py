@@ -53,6 +53,9 @@ class CnnvizError(Exception):
         File the value came from (a config path, ``<string>``, an image path).
     line, column : int, optional
         1-based position in ``source``.
+    at_key : bool
+        The mistake is the mapping key itself (an unknown key): point at the
+        key rather than at its value.
     """
 
     def __init__(
@@ -63,8 +66,10 @@ class CnnvizError(Exception):
         source: str | None = None,
         line: int | None = None,
         column: int | None = None,
+        at_key: bool = False,
     ) -> None:
         super().__init__(message)
+        self.at_key = at_key
         self.message = message
         self.path: KeyPath = tuple(path)
         self.source = source

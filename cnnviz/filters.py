@@ -36,6 +36,7 @@ Shapes
 * :func:`random_kernels` -> ``(count, k_h, k_w, C)``.
 * :func:`random_matrix` -> ``(units, inputs)``.
 * :func:`load_kernel_file` -> ``(N, k_h, k_w)`` or ``(N, k_h, k_w, C)``.
+* :func:`load_array_file` -> the file's own shape (dense weights).
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ __all__ = [
     "PRESETS",
     "ParamSpec",
     "PresetSpec",
+    "load_array_file",
     "load_kernel_file",
     "preset_kernels",
     "random_kernels",
@@ -66,7 +68,7 @@ __all__ = [
 ]
 
 #: Largest kernel side (rows or columns) a preset or random entry may ask for.
-MAX_SIDE = 1024
+MAX_SIDE = 1025
 #: Most kernels one ``random`` entry may make.
 MAX_COUNT = 4096
 #: Most orientations one ``gabor_bank`` may make.
@@ -207,8 +209,9 @@ def _unknown_parameter(key: Any, owner: str, choices: Sequence[str]) -> CnnvizEr
     """``unknown parameter 'sigm' (did you mean 'sigma'?)``, or list the choices."""
     hint = did_you_mean(str(key), choices)
     if not hint:
-        hint = f" ({owner} takes: {', '.join(choices)})" if choices else f" ({owner} takes no parameters)"
-    return CnnvizError(f"unknown parameter {_show(str(key))}{hint}", (str(key),))
+        takes = ", ".join(choices) if choices else None
+        hint = f" ({owner} takes: {takes})" if takes else f" ({owner} takes no parameters)"
+    return CnnvizError(f"unknown parameter {_show(str(key))}{hint}", (str(key),), at_key=True)
 
 
 def _as_mapping(value: Any, path: Sequence[PathItem]) -> Mapping[Any, Any]:
@@ -342,7 +345,7 @@ def _normalised_gaussian(size: tuple[int, int], sigma: float) -> np.ndarray:
     """Sampled isotropic Gaussian (h, w), summing to 1, with ``rho^2 = r^2/sigma^2``."""
     y, x = _grid(size)
     exponent = -0.5 * ((x / sigma) ** 2 + (y / sigma) ** 2)
-    g = np.exp(exponent - exponent.max())  # the largest sample is 1: never all zeros
+    g: np.ndarray = np.exp(exponent - exponent.max())  # largest sample 1: never all zeros
     g /= g.sum()
     return g
 
@@ -369,14 +372,14 @@ def _log(size: tuple[int, int], sigma: float) -> np.ndarray:
     y, x = _grid(size)
     rho2 = (x / sigma) ** 2 + (y / sigma) ** 2
     g = _normalised_gaussian(size, sigma)
-    h = g * (rho2 - 2.0) / sigma**2
+    h: np.ndarray = g * (rho2 - 2.0) / sigma**2
     h -= h.mean()
     return h[None]
 
 
 def _dog(size: tuple[int, int], sigma: float, k: float, sigma2: float | None) -> np.ndarray:
     s2 = k * sigma if sigma2 is None else sigma2
-    d = _normalised_gaussian(size, sigma) - _normalised_gaussian(size, s2)
+    d: np.ndarray = _normalised_gaussian(size, sigma) - _normalised_gaussian(size, s2)
     d -= d.mean()  # exactly zero-sum, also after rounding
     return d[None]
 
@@ -428,7 +431,9 @@ def _gabor_bank(
 ) -> np.ndarray:
     return np.stack(
         [
-            _gabor_one(size, sigma, theta + 180.0 * i / orientations, wavelength, gamma, phase, zero_mean)
+            _gabor_one(
+                size, sigma, theta + 180.0 * i / orientations, wavelength, gamma, phase, zero_mean
+            )
             for i in range(orientations)
         ]
     )
@@ -461,14 +466,8 @@ _GABOR_PARAMS: dict[str, ParamSpec] = {
     ),
 }
 
-_DERIVATIVE_X = (
-    "x-derivative: responds positively to intensity increasing to the right "
-    "(under cross-correlation, the default)"
-)
-_DERIVATIVE_Y = (
-    "y-derivative (transpose of the x kernel): responds positively to intensity "
-    "increasing downward (under cross-correlation, the default)"
-)
+_DERIVATIVE_X = "x-derivative, positive where intensity increases to the right"
+_DERIVATIVE_Y = "y-derivative, positive where intensity increases downward"
 
 #: Every preset by name, in the order ``cnnviz presets`` lists them.
 PRESETS: dict[str, PresetSpec] = {
@@ -494,14 +493,17 @@ PRESETS: dict[str, PresetSpec] = {
             source="Wikipedia, 'Kernel (image processing)': sharpen",
         ),
         PresetSpec(
-            "emboss", "[[-2,-1,0],[-1,1,1],[0,1,2]]: emboss lit from the lower right, sums to 1",
+            "emboss",
+            "[[-2,-1,0],[-1,1,1],[0,1,2]]: relief effect, bright where intensity rises "
+            "toward the lower right; sums to 1",
             _fixed([[-2, -1, 0], [-1, 1, 1], [0, 1, 2]]),
             source="the classic emboss kernel (e.g. setosa.io 'Image Kernels')",
         ),
         PresetSpec(
             "sobel_x", "Sobel [[-1,0,1],[-2,0,2],[-1,0,1]]: " + _DERIVATIVE_X,
             _fixed([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]),
-            source="Sobel-Feldman operator, OpenCV/Wikipedia orientation (Gx)",
+            source="Sobel-Feldman operator, Gx as in OpenCV/Wikipedia "
+            "(signs for cross-correlation)",
         ),
         PresetSpec(
             "sobel_y", "Sobel [[-1,-2,-1],[0,0,0],[1,2,1]]: " + _DERIVATIVE_Y,
@@ -545,7 +547,8 @@ PRESETS: dict[str, PresetSpec] = {
         ),
         PresetSpec(
             "dog",
-            "difference of Gaussians G(sigma) - G(sigma2): positive centre when sigma2 > sigma, sums to 0",
+            "difference of Gaussians G(sigma) - G(sigma2): positive centre when "
+            "sigma2 > sigma, sums to 0",
             _dog,
             {
                 "size": _size(9),
@@ -564,7 +567,8 @@ PRESETS: dict[str, PresetSpec] = {
         ),
         PresetSpec(
             "gabor",
-            "real Gabor kernel exp(-(x'^2 + gamma^2 y'^2)/(2 sigma^2)) cos(2 pi x'/wavelength + phase)",
+            "real Gabor kernel exp(-(x'^2 + gamma^2 y'^2)/(2 sigma^2)) "
+            "* cos(2 pi x'/wavelength + phase)",
             _gabor, dict(_GABOR_PARAMS),
             "x' = x cos(theta) + y sin(theta), y' = -x sin(theta) + y cos(theta), y pointing "
             "down (scikit-image's gabor_kernel convention); peak 1 before zero_mean",
@@ -701,15 +705,17 @@ def _parse_random(
     for key in mapping:
         if key in _DIST_PARAMS and key not in allowed:
             takes = f"it takes {', '.join(allowed)}" if allowed else "it takes no parameters"
-            raise CnnvizError(f"'{key}' does not apply to dist '{dist_value}' ({takes})", (key,))
+            raise CnnvizError(
+                f"'{key}' does not apply to dist '{dist_value}' ({takes})", (key,), at_key=True
+            )
     values: dict[str, float] = {}
     for key, default in allowed.items():
         values[key] = _as_number(mapping[key], (key,)) if key in mapping else default
     if dist_value == "uniform" and values["high"] < values["low"]:
         if "high" in mapping:
+            low_text = _show(mapping.get("low", 0))
             raise CnnvizError(
-                f"must be at least low ({_show(mapping.get('low', 0))}), not {_show(mapping['high'])}",
-                ("high",),
+                f"must be at least low ({low_text}), not {_show(mapping['high'])}", ("high",)
             )
         raise CnnvizError(f"must be at most high (1), not {_show(mapping['low'])}", ("low",))
     if dist_value == "normal" and values["std"] < 0:
@@ -806,60 +812,29 @@ def random_matrix(
 # --------------------------------------------------------------------------
 
 
-def _check_kernel_array(array: np.ndarray) -> np.ndarray:
-    """Dtype, shape and finiteness checks; returns a float64 (N, kh, kw[, C]) copy."""
-    dtype = array.dtype
-    if not (
-        np.issubdtype(dtype, np.integer)
-        or np.issubdtype(dtype, np.floating)
-        or np.issubdtype(dtype, np.bool_)
-    ):
-        raise CnnvizError(f"kernel must hold real numbers, not dtype {dtype}", ("file",))
-    shape = tuple(int(s) for s in array.shape)
-    if array.ndim not in (2, 3, 4):
-        raise CnnvizError(
+def _kernel_shape_problem(shape: tuple[int, ...]) -> str | None:
+    if len(shape) not in (2, 3, 4):
+        return (
             f"kernel array has shape {shape}; expected (k_h, k_w), (N, k_h, k_w) "
-            "or (N, k_h, k_w, C)",
-            ("file",),
+            "or (N, k_h, k_w, C)"
         )
-    if array.size == 0:
-        raise CnnvizError(f"kernel array has shape {shape}, which is empty", ("file",))
-    out = np.array(array, dtype=np.float64)  # a copy, C-contiguous
-    if not np.isfinite(out).all():
-        raise CnnvizError("kernel contains NaN or inf", ("file",))
-    return out[None] if out.ndim == 2 else out
+    return None
 
 
-def load_kernel_file(path: pathlib.Path | str, key: str | None = None) -> np.ndarray:
-    """Load kernels from a ``.npy`` or ``.npz`` file (never unpickling anything).
+def _read_array(
+    path: pathlib.Path | str,
+    key: str | None,
+    *,
+    label: str,
+    noun: str,
+    shape_noun: str,
+    shape_problem: Callable[[tuple[int, ...]], str | None],
+) -> np.ndarray:
+    """Shared loader: resolve, open without pickles, pick ``key``, check dtype/shape/finiteness.
 
-    Parameters
-    ----------
-    path : pathlib.Path or str
-        The file; the caller resolves a config-relative path first.
-    key : str or None
-        For ``.npz``: which array.  Optional when the file holds exactly one
-        array; an error for ``.npy``.
-
-    Returns
-    -------
-    ndarray, float64
-        ``(N, k_h, k_w)`` (a 2-D ``(k_h, k_w)`` array becomes ``N = 1``) or
-        ``(N, k_h, k_w, C)``.  Integer and bool arrays are converted.
-
-    Raises
-    ------
-    CnnvizError
-        At ``("file",)``: ``filter file not found: /full/path.npy``,
-        ``filter file is a directory: ...``, ``filter file must end in .npy
-        or .npz: ...``, ``cannot read filter file ...: permission denied``,
-        ``cannot read filter file ...: not a valid .npy or .npz file``,
-        ``filter file holds no arrays: ...``, ``kernel must hold real
-        numbers, not dtype <U3``, ``kernel array has shape (5,); expected
-        ...``, ``kernel contains NaN or inf``.  At ``("key",)``: ``'key'
-        applies only to .npz files``, ``filter file holds several arrays;
-        choose one with key: a, b``, ``no array 'x' in the filter file (did
-        you mean ...?); it holds: a, b``.
+    ``label`` names the file in messages (``filter file``), ``noun`` its
+    content (``kernel``) and ``shape_noun`` the content's shape (``kernel
+    array``).  Returns a C-contiguous float64 copy.
     """
     given = pathlib.Path(os.fspath(path)).expanduser()
     try:
@@ -871,26 +846,24 @@ def load_kernel_file(path: pathlib.Path | str, key: str | None = None) -> np.nda
         exists = resolved.exists()
         is_dir = resolved.is_dir()
     except OSError as exc:
-        raise CnnvizError(f"cannot read filter file {resolved}: {exc.strerror or exc}", where) from None
+        raise CnnvizError(f"cannot read {label} {resolved}: {exc.strerror or exc}", where) from None
     if not exists:
-        raise CnnvizError(f"filter file not found: {resolved}", where)
+        raise CnnvizError(f"{label} not found: {resolved}", where)
     if is_dir:
-        raise CnnvizError(f"filter file is a directory: {resolved}", where)
+        raise CnnvizError(f"{label} is a directory: {resolved}", where)
     if resolved.suffix.lower() not in (".npy", ".npz"):
-        raise CnnvizError(f"filter file must end in .npy or .npz: {resolved}", where)
+        raise CnnvizError(f"{label} must end in .npy or .npz: {resolved}", where)
     if key is not None and not isinstance(key, str):
         raise CnnvizError(f"must be a string, not {_show(key)}", ("key",))
 
     def unreadable(exc: BaseException) -> CnnvizError:
         if isinstance(exc, ValueError) and "Object arrays" in str(exc):
-            return CnnvizError("kernel must hold real numbers, not dtype object", where)
+            return CnnvizError(f"{noun} must hold real numbers, not dtype object", where)
         if isinstance(exc, PermissionError):
-            return CnnvizError(f"cannot read filter file {resolved}: permission denied", where)
+            return CnnvizError(f"cannot read {label} {resolved}: permission denied", where)
         if isinstance(exc, OSError) and exc.strerror:
-            return CnnvizError(f"cannot read filter file {resolved}: {exc.strerror}", where)
-        return CnnvizError(
-            f"cannot read filter file {resolved}: not a valid .npy or .npz file", where
-        )
+            return CnnvizError(f"cannot read {label} {resolved}: {exc.strerror}", where)
+        return CnnvizError(f"cannot read {label} {resolved}: not a valid .npy or .npz file", where)
 
     try:
         loaded = np.load(resolved, allow_pickle=False)
@@ -900,28 +873,119 @@ def load_kernel_file(path: pathlib.Path | str, key: str | None = None) -> np.nda
     if isinstance(loaded, np.ndarray):
         if key is not None:
             raise CnnvizError("'key' applies only to .npz files", ("key",))
-        return _check_kernel_array(loaded)
-    if not isinstance(loaded, np.lib.npyio.NpzFile):  # pragma: no cover - np.load returns one of these
-        raise CnnvizError(f"cannot read filter file {resolved}: not an array", where)
-    with loaded:
-        names = list(loaded.files)
-        if not names:
-            raise CnnvizError(f"filter file holds no arrays: {resolved}", where)
-        if key is None:
-            if len(names) > 1:
+        array = loaded
+    else:
+        with loaded:
+            names = list(loaded.files)
+            if not names:
+                raise CnnvizError(f"{label} holds no arrays: {resolved}", where)
+            if key is None:
+                if len(names) > 1:
+                    raise CnnvizError(
+                        f"{label} holds several arrays; choose one with key: " + ", ".join(names),
+                        ("key",),
+                    )
+                key = names[0]
+            elif key not in names:
                 raise CnnvizError(
-                    "filter file holds several arrays; choose one with key: " + ", ".join(names),
+                    f"no array '{key}' in the {label}{did_you_mean(key, names)}; "
+                    "it holds: " + ", ".join(names),
                     ("key",),
                 )
-            key = names[0]
-        elif key not in names:
-            raise CnnvizError(
-                f"no array '{key}' in the filter file{did_you_mean(key, names)}; "
-                "it holds: " + ", ".join(names),
-                ("key",),
-            )
-        try:
-            array = loaded[key]
-        except Exception as exc:  # noqa: BLE001 - damaged member
-            raise unreadable(exc) from None
-    return _check_kernel_array(array)
+            try:
+                array = loaded[key]
+            except Exception as exc:  # a damaged or pickled member
+                raise unreadable(exc) from None
+
+    dtype = array.dtype
+    if not (
+        np.issubdtype(dtype, np.integer)
+        or np.issubdtype(dtype, np.floating)
+        or np.issubdtype(dtype, np.bool_)
+    ):
+        raise CnnvizError(f"{noun} must hold real numbers, not dtype {dtype}", where)
+    shape = tuple(int(n) for n in array.shape)
+    problem = shape_problem(shape)
+    if problem is not None:
+        raise CnnvizError(problem, where)
+    if array.size == 0:
+        raise CnnvizError(f"{shape_noun} has shape {shape}, which is empty", where)
+    out = np.array(array, dtype=np.float64, order="C")  # a copy
+    if not np.isfinite(out).all():
+        raise CnnvizError(f"{noun} contains NaN or inf", where)
+    return out
+
+
+def load_kernel_file(path: pathlib.Path | str, key: str | None = None) -> np.ndarray:
+    """Load kernels from a ``.npy`` or ``.npz`` file (never unpickling anything).
+
+    Parameters
+    ----------
+    path : pathlib.Path or str
+        The file; the caller resolves a config-relative path first (a
+        relative path is taken from the current directory).
+    key : str or None
+        For ``.npz``: which array.  Optional when the file holds exactly one
+        array; an error for ``.npy``.
+
+    Returns
+    -------
+    ndarray, float64
+        ``(N, k_h, k_w)`` (a 2-D ``(k_h, k_w)`` array becomes ``N = 1``; a
+        3-D array is always ``(N, k_h, k_w)``) or ``(N, k_h, k_w, C)``.
+        Integer and bool arrays are converted.
+
+    Raises
+    ------
+    CnnvizError
+        At ``("file",)``: ``filter file not found: /full/resolved/path.npy``,
+        ``filter file is a directory: ...``, ``filter file must end in .npy
+        or .npz: ...``, ``cannot read filter file ...: permission denied``,
+        ``cannot read filter file ...: not a valid .npy or .npz file``,
+        ``filter file holds no arrays: ...``, ``kernel must hold real
+        numbers, not dtype <U3``, ``kernel array has shape (5,); expected
+        (k_h, k_w), (N, k_h, k_w) or (N, k_h, k_w, C)``, ``kernel array has
+        shape (0, 3, 3), which is empty``, ``kernel contains NaN or inf``.
+        At ``("key",)``: ``must be a string, not 3``, ``'key' applies only
+        to .npz files``, ``filter file holds several arrays; choose one with
+        key: a, b``, ``no array 'x' in the filter file (did you mean
+        'y'?); it holds: a, b``.
+    """
+    out = _read_array(
+        path, key, label="filter file",
+        noun="kernel",
+        shape_noun="kernel array",
+        shape_problem=_kernel_shape_problem,
+    )
+    return out[None] if out.ndim == 2 else out
+
+
+def load_array_file(path: pathlib.Path | str, key: str | None = None) -> np.ndarray:
+    """Load one numeric array of any shape (dense weights) from ``.npy`` / ``.npz``.
+
+    The same rules as :func:`load_kernel_file` except the shape, which the
+    caller checks.  Messages are worded for a weights file: ``weights file
+    not found: /full/path.npy``, ``cannot read weights file ...: not a valid
+    .npy or .npz file``, ``array must hold real numbers, not dtype <U3``,
+    ``array has shape (0, 3), which is empty``, ``array contains NaN or
+    inf``; key problems as for kernel files (``no array 'x' in the weights
+    file; it holds: a, b``).
+
+    Parameters
+    ----------
+    path : pathlib.Path or str
+    key : str or None
+
+    Returns
+    -------
+    ndarray, float64, C-contiguous
+        The file's array, of its own (non-empty) shape.
+    """
+    return _read_array(
+        path,
+        key,
+        label="weights file",
+        noun="array",
+        shape_noun="array",
+        shape_problem=lambda shape: None,
+    )

@@ -87,9 +87,9 @@ class Locations:
             column=pos[1] if pos else None,
         )
 
-    def locate(self, err: CnnvizError, *, key: bool = False) -> CnnvizError:
+    def locate(self, err: CnnvizError) -> CnnvizError:
         """Fill in ``err``'s source, line and column from its key path."""
-        pos = self.find(err.path, key=key)
+        pos = self.find(err.path, key=err.at_key)
         err.source = self.source
         if pos:
             err.line, err.column = pos

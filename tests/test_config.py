@@ -163,7 +163,7 @@ def test_unknown_stage_type_did_you_mean(tmp_path):
     assert one_error(tmp_path, """
         stages:
           - type: maxpool
-        """) == "x.yaml:2:11: stages[0].type: unknown stage type 'maxpool'"
+        """) == "x.yaml:2:11: stages[0].type: unknown stage type 'maxpool' (did you mean 'pool'?)"
 
 
 def test_unknown_key_points_at_key(tmp_path):
@@ -191,11 +191,11 @@ def test_wrong_types_and_values(tmp_path):
         """)
     assert errs == [
         "x.yaml:1:7: seed: must be at least 0, not -1",
-        "x.yaml:2:8: dtype: must be one of float32, float64, not 'float16'",
+        "x.yaml:2:8: dtype: must be one of float32, float64, not 'float16' (did you mean 'float64'?)",
         "x.yaml:3:16: input.color: must be one of gray, rgb, keep, not 'grey' (did you mean 'gray'?)",
         "x.yaml:3:30: input.resize: must be an integer or a list of 2 integers, not a list of 3",
-        "x.yaml:5:23: stages[0].mode: must be one of max, avg, min, not 'mean'",
-        "x.yaml:5:32: stages[0].size: must be at least 1, not 0",
+        "x.yaml:5:24: stages[0].size: must be at least 1, not 0",
+        "x.yaml:5:33: stages[0].mode: must be one of max, avg, min, not 'mean'",
         "x.yaml:6:45: stages[1].padding: must be valid, same, full, an integer or [pad_h, pad_w], "
         "not 'sam' (did you mean 'same'?)",
         "x.yaml:6:56: stages[1].flip: must be true or false, not 'yes please'",
@@ -229,7 +229,7 @@ def test_missing_and_empty(tmp_path):
 
 def test_bad_yaml(tmp_path):
     assert one_error(tmp_path, "stages: [relu\n") == (
-        "x.yaml:2:1: invalid YAML: expected ',' or ']', but got '<stream end>'")
+        "x.yaml:2:1: invalid YAML: while parsing a flow sequence, expected ',' or ']', but got '<stream end>'")
     assert one_error(tmp_path, "stages:\n  - relu\n bad: 1\n").startswith("x.yaml:3:2: invalid YAML: ")
 
 
@@ -279,12 +279,12 @@ def test_filter_entry_errors(tmp_path):
         "x.yaml:4:9: stages[0].filters[0]: an inline kernel must be a rectangular list of rows of numbers",
         "x.yaml:5:9: stages[0].filters[1]: kernel contains NaN or inf",
     ] + errs[2:]
-    assert errs[2].startswith("x.yaml:6:19: stages[0].filters[2].preset: unknown preset 'sobelx'")
+    assert errs[2].startswith("x.yaml:6:18: stages[0].filters[2].preset: unknown preset 'sobelx'")
     assert "(did you mean 'sobel_x'?)" in errs[2]
-    assert errs[3].startswith("x.yaml:7:30: stages[0].filters[3].sigm: ")
+    assert errs[3].startswith("x.yaml:7:28: stages[0].filters[3].sigm: ")
     assert "'sigm'" in errs[3] and "did you mean 'sigma'" in errs[3]
-    assert errs[4].startswith("x.yaml:8:27: stages[0].filters[4].random.count: ")
-    assert errs[5] == f"x.yaml:9:17: stages[0].filters[5].file: filter file not found: {full}"
+    assert errs[4].startswith("x.yaml:8:26: stages[0].filters[4].random.count: ")
+    assert errs[5] == f"x.yaml:9:16: stages[0].filters[5].file: filter file not found: {full}"
     assert errs[6] == ("x.yaml:10:10: stages[0].filters[6].convolve: unknown filter entry 'convolve': expected "
                        "a 2-D or 3-D list of numbers, or a mapping with 'preset', 'random' or 'file'")
     assert errs[7] == ("x.yaml:11:9: stages[0].filters[7]: must be a 2-D or 3-D list of numbers, "
@@ -299,8 +299,8 @@ def test_only_first_error_of_a_stage_key_but_all_stages(tmp_path):
           - {type: pool, stride: 0}
         """)
     assert errs == [
-        "x.yaml:2:23: stages[0].size: must be at least 1, not -1",
-        "x.yaml:4:25: stages[2].stride: must be at least 1, not 0",
+        "x.yaml:2:24: stages[0].size: must be at least 1, not -1",
+        "x.yaml:4:26: stages[2].stride: must be at least 1, not 0",
     ]
 
 

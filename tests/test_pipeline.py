@@ -194,7 +194,7 @@ def test_dense_weights_from_file(tmp_path):
     np.testing.assert_allclose(out.reshape(-1), w @ x.reshape(-1), rtol=1e-12)
     with pytest.raises(CnnvizError) as info:
         plan(load_config(p), (3, 3, 2))
-    assert str(info.value) == (f"{p}:3:37: stages[0].weights: dense stage 'dense1': weights have 12 columns "
+    assert str(info.value) == (f"{p}:3:38: stages[0].weights: dense stage 'dense1': weights have 12 columns "
                                "but the input has 3×3×2 = 18 values")
 
 
