@@ -13,6 +13,7 @@ the stack is planned for an image (:mod:`cnnviz.pipeline`).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import math
 import re
@@ -865,6 +866,7 @@ def apply_overrides(config: Config, assignments: list[str]) -> Config:
     mapping when one of its keys is set.
     """
     data = copy.deepcopy(dict(config.data))
+    locations = dataclasses.replace(config.locations, overrides=dict(config.locations.overrides))
     for text in assignments:
         m = _SET_RE.match(text.strip())
         if not m:
@@ -895,4 +897,5 @@ def apply_overrides(config: Config, assignments: list[str]) -> Config:
         elif not isinstance(node, dict):
             raise CnnvizError(f"--set {text!r}: {format_path(keys[:-1])} is not a mapping")
         node[last] = value
-    return _validate(data, config.locations, config.base_dir, None, config.source)
+        locations.overrides[tuple(keys)] = text.strip()
+    return _validate(data, locations, config.base_dir, None, config.source)

@@ -63,6 +63,15 @@ class Locations:
     source: str | None = None
     values: dict[KeyPath, tuple[int, int]] = field(default_factory=dict)
     keys: dict[KeyPath, tuple[int, int]] = field(default_factory=dict)
+    #: Paths whose values came from the command line (``--set``), with the assignment.
+    overrides: dict[KeyPath, str] = field(default_factory=dict)
+
+    def _override(self, path: Sequence[PathItem]) -> str | None:
+        p = tuple(path)
+        for n in range(len(p), 0, -1):
+            if p[:n] in self.overrides:
+                return self.overrides[p[:n]]
+        return None
 
     def find(self, path: Sequence[PathItem], *, key: bool = False) -> tuple[int, int] | None:
         """Position of ``path`` (its key when ``key``), else of its nearest ancestor."""
@@ -78,17 +87,14 @@ class Locations:
 
     def error(self, message: str, path: Sequence[PathItem], *, key: bool = False) -> CnnvizError:
         """A :class:`CnnvizError` located at ``path``."""
-        pos = self.find(path, key=key)
-        return CnnvizError(
-            message,
-            path,
-            source=self.source,
-            line=pos[0] if pos else None,
-            column=pos[1] if pos else None,
-        )
+        return self.locate(CnnvizError(message, path, at_key=key))
 
     def locate(self, err: CnnvizError) -> CnnvizError:
         """Fill in ``err``'s source, line and column from its key path."""
+        given = self._override(err.path)
+        if given is not None:
+            err.source, err.line, err.column = f"--set {given}", None, None
+            return err
         pos = self.find(err.path, key=err.at_key)
         err.source = self.source
         if pos:

@@ -148,7 +148,7 @@ def test_set_errors():
     assert str(info.value) == "--set 'nonsense': expected key.path=value, e.g. render.cmap=viridis"
     with pytest.raises(CnnvizError) as info:
         apply_overrides(c, ["stages[0].size=3"])
-    assert str(info.value) == "<string>:2:5: stages[0].size: unknown key 'size'"
+    assert str(info.value) == "--set stages[0].size=3: stages[0].size: unknown key 'size'"
 
 
 # --- errors: file, line, column, key path, exact words ------------------------

@@ -1,0 +1,195 @@
+"""The command line, driven with click's CliRunner: output, errors, exit codes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cnnviz import __version__
+from cnnviz.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+NUMPYCNN = str(ROOT / "configs" / "numpycnn.yaml")
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def invoke(runner: CliRunner, *args: str):
+    return runner.invoke(main, list(args), catch_exceptions=False)
+
+
+def test_version_and_help(runner):
+    r = invoke(runner, "--version")
+    assert r.exit_code == 0 and r.output.strip() == f"cnnviz, version {__version__}"
+    r = invoke(runner, "--help")
+    assert r.exit_code == 0
+    for cmd in ("run", "validate", "summary", "presets", "samples", "init", "inspect"):
+        assert cmd in r.output
+        sub = invoke(runner, cmd, "--help")
+        assert sub.exit_code == 0 and "Example" in sub.output, cmd
+
+
+def test_help_imports_nothing_heavy():
+    code = ("import sys; from cnnviz.cli import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "heavy = [m for m in ('numpy', 'matplotlib', 'skimage', 'PIL', 'yaml') if m in sys.modules]\n"
+            "print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_run_writes_into_the_named_folder(runner, tmp_path):
+    out = tmp_path / "out"
+    r = invoke(runner, "run", NUMPYCNN, "chelsea", "-o", str(out))
+    assert r.exit_code == 0, r.output
+    names = sorted(p.name for p in out.iterdir())
+    assert "01_edges.png" in names and "09_pool3.png" in names and "00_input.png" in names
+    assert r.output.startswith("wrote ") and str(out) in r.output
+
+
+def test_run_default_folder_names_config_and_image(runner, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = invoke(runner, "run", NUMPYCNN, "camera")
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "cnnviz-out" / "numpycnn" / "camera" / "01_edges.png").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["cnnviz-out"]
+
+
+def test_run_several_images_with_jobs(runner, tmp_path):
+    r = invoke(runner, "run", NUMPYCNN, "camera", "coins", "-o", str(tmp_path), "-j", "2")
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "camera" / "09_pool3.png").exists() and (tmp_path / "coins" / "09_pool3.png").exists()
+
+
+def test_bad_config_is_one_line_exit_1_and_writes_nothing(runner, tmp_path):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("stages:\n  - relu\n  - {type: pool, sise: 2}\n")
+    out = tmp_path / "out"
+    r = runner.invoke(main, ["run", str(cfg), "chelsea", "-o", str(out)])
+    assert r.exit_code == 1
+    assert r.stderr == f"Error: {cfg}:3:18: stages[1].sise: unknown key 'sise' (did you mean 'size'?)\n"
+    assert r.stdout == ""
+    assert not out.exists()
+
+
+def test_bad_image_writes_nothing(runner, tmp_path):
+    out = tmp_path / "out"
+    r = runner.invoke(main, ["run", NUMPYCNN, "chelsea", "chelsa", "-o", str(out)])
+    assert r.exit_code == 1
+    assert r.stderr == ("Error: no image file or sample named 'chelsa' (did you mean 'chelsea'?); "
+                        "'cnnviz samples' lists the samples\n")
+    assert not out.exists()
+
+
+def test_kernel_too_big_for_image_writes_nothing(runner, tmp_path):
+    cfg = tmp_path / "big.yaml"
+    cfg.write_text("input: {resize: [8, 8]}\nstages:\n  - type: conv\n    filters: [{random: {size: 9}}]\n")
+    out = tmp_path / "out"
+    r = runner.invoke(main, ["run", str(cfg), "camera", "-o", str(out)])
+    assert r.exit_code == 1
+    assert r.stderr == (f"Error: {cfg}:3:5: stages[0]: conv stage 'conv1': kernel 9×9 is larger than "
+                        "its padded input 8×8\n")
+    assert not out.exists()
+
+
+def test_debug_shows_the_traceback(runner, tmp_path):
+    from cnnviz.errors import CnnvizError
+
+    r = runner.invoke(main, ["--debug", "run", str(tmp_path / "none.yaml"), "chelsea"])
+    assert r.exit_code == 1 and isinstance(r.exception, CnnvizError)
+
+
+def test_usage_error_exit_2(runner):
+    r = runner.invoke(main, ["run", NUMPYCNN])
+    assert r.exit_code == 2 and "Missing argument 'IMAGES...'" in r.stderr
+    r = runner.invoke(main, ["run", NUMPYCNN, "chelsea", "--normalize", "bogus"])
+    assert r.exit_code == 2
+
+
+def test_option_overrides_reach_the_config(runner, tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("stages:\n  - relu\n")
+    r = runner.invoke(main, ["run", str(cfg), "camera", "-o", str(tmp_path / "o"), "--cmap", "viridiss"])
+    assert r.exit_code == 1
+    assert r.stderr == "Error: --set render.cmap=viridiss: render.cmap: unknown colormap 'viridiss' (did you mean 'viridis'?)\n"
+    r = runner.invoke(main, ["run", str(cfg), "camera", "-o", str(tmp_path / "o"), "--set", "stages[0].type=relx"])
+    assert r.exit_code == 1
+    assert r.stderr == "Error: --set stages[0].type=relx: stages[0].type: unknown stage type 'relx' (did you mean 'relu'?)\n"
+    r = runner.invoke(main, ["run", str(cfg), "camera", "-o", str(tmp_path / "o"), "--set", "stages[0].slope=2"])
+    assert r.exit_code == 1
+    assert r.stderr == "Error: --set stages[0].slope=2: stages[0].slope: unknown key 'slope'\n"
+    assert not (tmp_path / "o").exists()
+
+
+def test_validate_ok_and_all_errors(runner, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("stages:\n  - rleu\n  - {type: pool, size: 0}\n")
+    r = runner.invoke(main, ["validate", NUMPYCNN, str(bad)])
+    assert r.exit_code == 1
+    assert r.stdout == f"{NUMPYCNN}: ok\n"
+    assert r.stderr == (
+        f"Error: {bad}:2:5: stages[0]: unknown stage type 'rleu' (did you mean 'relu'?)\n"
+        f"Error: {bad}:3:24: stages[1].size: must be at least 1, not 0\n"
+    )
+    r = runner.invoke(main, ["validate", NUMPYCNN])
+    assert r.exit_code == 0 and r.stdout == f"{NUMPYCNN}: ok\n"
+
+
+def test_validate_plans_when_the_shape_is_fixed(runner, tmp_path):
+    cfg = tmp_path / "v.yaml"
+    cfg.write_text("input: {color: gray, resize: [4, 4]}\nstages:\n  - {type: pool, size: 5}\n")
+    r = runner.invoke(main, ["validate", str(cfg)])
+    assert r.exit_code == 1
+    assert r.stderr == f"Error: {cfg}:3:5: stages[0]: pool stage 'pool1': window 5×5 is larger than its padded input 4×4\n"
+
+
+def test_summary_numbers_for_numpycnn(runner):
+    r = invoke(runner, "summary", NUMPYCNN, "chelsea")
+    assert r.exit_code == 0
+    rows = {}
+    for line in r.output.splitlines()[2:]:
+        cells = line.split()
+        if cells and not cells[0].startswith("-"):
+            rows[cells[1] if cells[0].isdigit() else cells[0]] = line
+    # hand-computed: conv1 2 kernels 3x3 on 1 channel + 2 biases; output 298x449x2
+    assert "298×449×2" in rows["edges"] and " 20 " in rows["edges"]
+    assert f"{298 * 449 * 2 * 9:,}" in rows["edges"]
+    # conv2: 3 kernels 5x5x2 + 3 biases = 153; 145*220*3*25*2 mult-adds
+    assert "145×220×3" in rows["conv2"] and " 153 " in rows["conv2"] and f"{145 * 220 * 3 * 50:,}" in rows["conv2"]
+    # conv3: 1 kernel 7x7x3 + 1 bias = 148; receptive field 38, jump 4
+    assert " 148 " in rows["conv3"] and "38×38" in rows["conv3"] and "4×4" in rows["conv3"]
+    assert "33×52×1" in rows["pool3"] and "42×42" in rows["pool3"] and "8×8" in rows["pool3"]
+    total = rows["total"].split()
+    assert "321" in total and f"{298 * 449 * 18 + 145 * 220 * 150 + 66 * 104 * 147:,}" in total
+    # memory column: float32 bytes of 298*449*2
+    assert "1.0 MiB" in rows["edges"]
+
+
+def test_presets_and_samples(runner):
+    r = invoke(runner, "presets")
+    assert r.exit_code == 0
+    for name in ("sobel_x", "gabor_bank", "log", "dog", "gaussian"):
+        assert any(line.startswith(f"{name}: ") for line in r.output.splitlines()), name
+    assert "    orientations (int, default 8)" in r.output
+    r = invoke(runner, "samples")
+    names = [line.split()[0] for line in r.output.splitlines()]
+    assert {"chelsea", "camera", "astronaut", "coffee"} <= set(names)
+
+
+def test_init_writes_a_valid_config_and_refuses_to_overwrite(runner, tmp_path):
+    p = tmp_path / "my.yaml"
+    r = invoke(runner, "init", str(p))
+    assert r.exit_code == 0 and p.exists()
+    assert invoke(runner, "validate", str(p)).exit_code == 0
+    r = runner.invoke(main, ["init", str(p)])
+    assert r.exit_code == 1 and r.stderr == f"Error: {p} already exists (use --force to overwrite it)\n"
+    assert invoke(runner, "init", str(p), "--force").exit_code == 0
+    r = invoke(runner, "run", str(p), "camera", "-o", str(tmp_path / "o"))
+    assert r.exit_code == 0, r.output
