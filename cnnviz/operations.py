@@ -577,6 +577,7 @@ def pool2d(
     # Separable reduction: over the window's rows first (kh passes over whole,
     # contiguous image rows), then over its columns (kw passes), which is both
     # fewer operations and faster memory access than kh*kw 2-D taps.
+    combine: np.ufunc
     if mode == "max":
         combine = np.maximum
     elif mode == "min":
