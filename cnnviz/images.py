@@ -60,7 +60,7 @@ def _skimage_data_dir() -> Path:
     spec = importlib.util.find_spec("skimage")
     if spec is None or not spec.submodule_search_locations:
         raise CnnvizError("scikit-image is not installed, so the sample images are missing")
-    return Path(list(spec.submodule_search_locations)[0]) / "data"
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 
 def sample_path(name: str) -> Path:

@@ -94,6 +94,7 @@ class PlannedStage:
         p = self.config.params
         t = self.type
         if t == "conv":
+            assert self.kernels is not None and self.padding is not None
             return ops.conv2d(
                 x,
                 self.kernels,
@@ -125,7 +126,9 @@ class PlannedStage:
                 return ops.lrn(x, size=p["size"], alpha=p["alpha"], beta=p["beta"], k=p["k"])
             return ops.standardize(x) if p["mode"] == "standardize" else ops.minmax(x)
         if t == "dense":
-            return ops.dense(x, self.weights, self.bias)
+            weights = self.weights
+            assert weights is not None
+            return ops.dense(x, weights, self.bias)
         if t == "softmax":
             return ops.softmax(x)
         raise AssertionError(t)

@@ -1,0 +1,343 @@
+"""The pictures that need a real figure: bar charts and filter banks.
+
+Both are drawn on a :class:`matplotlib.figure.Figure` with the Agg canvas
+(never pyplot, so no global state and no GUI backend) and returned as RGB
+arrays; :func:`cnnviz.render.render` writes them with
+:func:`cnnviz.pngio.write_png` so they carry the same metadata as the grids.
+matplotlib is imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["bar_chart", "filter_figure", "format_weight", "figure_pixels"]
+
+_INK = "#1f1f1f"
+_SOFT = "#5f5f5f"
+_POS = "#4c72b0"
+_NEG = "#c44e52"
+_TOP = "#d95f02"
+
+
+def figure_pixels(fig: Any) -> np.ndarray:
+    """Draw a :class:`~matplotlib.figure.Figure` with Agg: (H, W, 3) uint8."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[:, :, :3].copy()
+
+
+def _num(v: float) -> str:
+    if v == 0:
+        return "0"
+    s = f"{v:.3g}"
+    if "e" in s:
+        mant, exp = s.split("e")
+        s = f"{mant}e{int(exp)}"
+    return s.replace("-", "−")
+
+
+def bar_chart(
+    values: np.ndarray,
+    *,
+    title: str = "",
+    subtitle: str = "",
+    labels: Sequence[str] | None = None,
+    probabilities: bool = False,
+    dpi: int = 100,
+) -> np.ndarray:
+    """A vector (a dense, global_pool or softmax output) as a bar chart.
+
+    Parameters
+    ----------
+    values : array (N,)
+    title, subtitle : str
+    labels : sequence of N str, optional
+        Class names; default the indices.
+    probabilities : bool
+        Values are probabilities (softmax): the axis runs 0 … 1.
+    dpi : int
+
+    Returns
+    -------
+    ndarray (H, W, 3) uint8
+        Up to 30 values: horizontal bars, one named row each, the value
+        written at the end of each bar (about 750 px wide at dpi 100, 28 px a
+        row).  More: vertical bars by index, the five largest named.  The
+        largest value is drawn in orange.
+    """
+    from matplotlib.figure import Figure
+
+    v = np.nan_to_num(np.asarray(values, np.float64).reshape(-1))
+    n = len(v)
+    names = [str(x) for x in labels] if labels is not None and len(labels) == n else [str(i) for i in range(n)]
+    top = int(np.argmax(v)) if n else 0
+    colours = [_TOP if i == top else (_POS if x >= 0 else _NEG) for i, x in enumerate(v)]
+    horizontal = n <= 30
+    if horizontal:
+        size = (7.5, 1.45 + 0.28 * max(n, 3))
+    else:
+        size = (11.0, 4.2)
+    fig = Figure(figsize=size, dpi=dpi, layout="constrained")
+    fig.get_layout_engine().set(w_pad=8 / 72, h_pad=8 / 72)
+    ax = fig.add_subplot()
+    if title:
+        fig.suptitle(title, x=0.01, ha="left", fontweight="bold", fontsize=12.5, color=_INK)
+    if subtitle:
+        ax.set_title(subtitle, loc="left", fontsize=9.5, color=_SOFT)
+    lo, hi = min(0.0, float(v.min(initial=0))), max(0.0, float(v.max(initial=0)))
+    if probabilities:
+        lo, hi = 0.0, max(1.0, hi)
+    span = (hi - lo) or 1.0
+    if horizontal:
+        y = np.arange(n)
+        ax.barh(y, v, color=colours, height=0.72)
+        ax.set_yticks(y, names, fontsize=9.5)
+        ax.set_ylim(n - 0.5, -0.5)
+        pad = 0.012 * span
+        for i, x in enumerate(v):
+            ax.text(x + (pad if x >= 0 else -pad), i, _num(float(x)), va="center",
+                    ha="left" if x >= 0 else "right", fontsize=8.5, color=_INK)
+        # room for the value labels
+        ax.set_xlim(lo - (0.16 * span if lo < 0 else 0), hi + 0.16 * span)
+        ax.set_xlabel("probability" if probabilities else "value", fontsize=9.5, color=_SOFT)
+        ax.axvline(0, color=_SOFT, linewidth=0.8)
+    else:
+        x = np.arange(n)
+        ax.bar(x, v, color=colours, width=0.85 if n < 200 else 1.0)
+        ax.set_xlim(-0.5 if n < 200 else -1, n - 0.5)
+        ax.axhline(0, color=_SOFT, linewidth=0.8)
+        ax.set_xlabel("index" if labels is None else "class index", fontsize=9.5, color=_SOFT)
+        ax.set_ylabel("probability" if probabilities else "value", fontsize=9.5, color=_SOFT)
+        ax.set_ylim(lo - 0.04 * span if lo < 0 else lo, hi + 0.1 * span)
+        order = np.argsort(-v, kind="stable")[:5]
+        ax.annotate(names[top], (top, v[top]), xytext=(0, 3), textcoords="offset points", ha="center",
+                    va="bottom", fontsize=9, color=_INK)
+        listing = "\n".join(f"{names[i]}: {_num(float(v[i]))}" for i in order)
+        ax.text(1.015, 1.0, "largest\n" + listing, transform=ax.transAxes, ha="left", va="top", fontsize=9,
+                color=_INK, linespacing=1.35,
+                bbox={"boxstyle": "round,pad=0.4", "facecolor": "white", "edgecolor": "#c8c8c8"})
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.tick_params(labelsize=9, colors=_SOFT)
+    return figure_pixels(fig)
+
+
+def format_weight(v: float, decimals: int | None = None) -> str:
+    """A kernel weight in a few characters.
+
+    Integers are written exactly; other values with ``decimals`` decimals, or
+    to 2 significant digits when ``decimals`` is None.  Leading zeros go
+    (``.53``), the minus sign is a real one.
+
+    >>> [format_weight(x) for x in (-1.0, 0.0625, -0.5312, 12.4, 3.77, 0.0751, 250.2)]
+    ['−1', '.062', '−.53', '12', '3.8', '.075', '250']
+    >>> [format_weight(x, 1) for x in (-3.77, 0.0072, -0.04, 0.5)]
+    ['−3.8', '0', '0', '.5']
+    """
+    if not math.isfinite(v):
+        return str(v)
+    if v == round(v) and abs(v) < 1e4:
+        return str(int(round(v))).replace("-", "−")
+    a = abs(v)
+    if decimals is not None:
+        s = f"{v:.{decimals}f}"
+        if "." in s:
+            s = s.rstrip("0").rstrip(".")
+        if s == "-0":
+            s = "0"
+    elif a >= 100:
+        s = f"{v:.0f}"
+    elif a < 1e-3:
+        s = f"{v:.0e}"
+        mant, exp = s.split("e")
+        s = f"{mant}e{int(exp)}"
+    else:
+        s = f"{v:.2g}"
+    if s.startswith("0."):
+        s = s[1:]
+    elif s.startswith("-0."):
+        s = "-" + s[2:]
+    return s.replace("-", "−")
+
+
+def filter_figure(
+    kernels: np.ndarray,
+    *,
+    title: str = "",
+    subtitle: str = "",
+    cmap: str = "RdBu_r",
+    max_kernels: int = 64,
+    max_channels: int = 8,
+    dpi: int = 100,
+) -> np.ndarray:
+    """A conv stage's kernels on a diverging scale centred on zero.
+
+    Parameters
+    ----------
+    kernels : array (N, kh, kw, C)
+        As :class:`~cnnviz.pipeline.PlannedStage` holds them (2-D kernels are
+        repeated over C; such kernels are drawn once).
+    title, subtitle : str
+        Both empty: no header (a bare picture).
+    cmap : str
+        A diverging colormap; one scale ``−m … m`` (``m`` the largest
+        magnitude) for every kernel, with a colorbar.
+    max_kernels, max_channels : int
+        Draw at most this many kernels (the first ones) and channels each.
+    dpi : int
+
+    Values are written in when the kernels are at most 7×7 and at most 64
+    panels are drawn (more would be unreadable; the colours remain).
+
+    Returns
+    -------
+    ndarray (H, W, 3) uint8
+        Kernels that are the same on every channel (or have one channel): one
+        panel each, near-square arrangement.  Otherwise a matrix, a row per
+        kernel and a column per channel, plus a column showing 3-channel
+        kernels as colour (each channel ``0.5 + k / (2·max|k|)``).  Kernels
+        up to 7×7 have their values written in each cell.  The panels are
+        composed and lettered as one array (Pillow) and pasted 1:1 into
+        the figure, which draws the title and the colorbar.
+    """
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+    from matplotlib.figure import Figure
+    from PIL import Image, ImageDraw
+
+    from .render import (LEVELS, _font, _font_unit, _line_height, _text_width, colormap_colors, grid_shape,
+                         normalize_maps)
+
+    K = np.asarray(kernels, np.float64)
+    if K.ndim == 3:
+        K = K[..., None]
+    n_all, kh, kw, c_all = K.shape
+    K = K[:max_kernels]
+    nk = len(K)
+    shared = c_all == 1 or bool(np.all(K == K[..., :1]))
+    chans = 1 if shared else min(c_all, max_channels)
+    colour = (not shared) and c_all == 3
+    panels = chans + (1 if colour else 0)
+    m = float(np.max(np.abs(K))) if K.size else 0.0
+    m = m if m > 0 and math.isfinite(m) else 1.0
+    k = dpi / 100
+    write_values = max(kh, kw) <= 7 and nk * chans <= 64
+    # values to 2 significant digits of the largest magnitude (colour shows the rest)
+    decimals = max(0, 1 - math.floor(math.log10(m)))
+    vfont = _font(round(15 * k))
+    if write_values:
+        widest = max(_text_width(vfont, format_weight(float(x), decimals)) for x in np.unique(K[..., :chans]))
+        cell = max(round(30 * k), math.ceil(widest / 0.8))
+    else:
+        target = 96 if nk * panels <= 64 else 64
+        cell = max(1, math.ceil(target * k / max(kh, kw)))
+    ph, pw = kh * cell, kw * cell
+
+    def arrange(label_font: Any) -> tuple[list, list, int, int, int]:
+        """Panel positions (kernel, panel, y, x), labels (x, y, text, anchor), size, header height."""
+        lh = _line_height(label_font)
+        boxes: list[tuple[int, int, int, int]] = []
+        labels: list[tuple[int, int, str, str]] = []
+        if shared:
+            g = round(14 * k)
+            head = lh + round(4 * k)
+            rows, cols = grid_shape(nk, aspect=pw / (ph + head))
+            for i in range(nk):
+                r, c = divmod(i, cols)
+                y, x = r * (head + ph + g) + head, c * (pw + g)
+                boxes.append((i, 0, y, x))
+                labels.append((x, y - round(3 * k), str(i), "ld"))
+            return boxes, labels, rows * (head + ph + g) - g, cols * (pw + g) - g, head
+        # a row per kernel, a column per channel; a long list wraps into groups side by side
+        g = max(round(6 * k), cell // 5)
+        head = lh + round(6 * k)
+        side = _text_width(label_font, str(max(nk - 1, 0))) + round(12 * k)
+        block_w = side + panels * (pw + g) - g
+        group_gap = round(28 * k)
+        _, groups = grid_shape(nk, aspect=(block_w + group_gap) / (ph + g))
+        per = math.ceil(nk / groups)
+        groups = math.ceil(nk / per)
+        for gi in range(groups):
+            x0 = gi * (block_w + group_gap)
+            for p in range(panels):
+                x = x0 + side + p * (pw + g)
+                labels.append((x + pw // 2, head - round(4 * k), f"ch {p}" if p < chans else "as colour", "md"))
+            for i in range(gi * per, min(nk, (gi + 1) * per)):
+                y = head + (i - gi * per) * (ph + g)
+                labels.append((x0 + side - round(8 * k), y + ph // 2, str(i), "rm"))
+                for p in range(panels):
+                    boxes.append((i, p, y, x0 + side + p * (pw + g)))
+        return boxes, labels, head + per * (ph + g) - g, groups * (block_w + group_gap) - group_gap, head
+
+    # text grows with the picture, like the grids' (legible when it is shrunk onto a slide)
+    _, _, _, comp_w, _ = arrange(_font(round(13 * k)))
+    unit = _font_unit(comp_w, dpi)
+    label_font = _font(round(unit * 0.85))
+    boxes, labels, comp_h, comp_w, head = arrange(label_font)
+    comp = np.full((comp_h, comp_w, 3), 255, np.uint8)
+    colors = colormap_colors(cmap, LEVELS)
+    q = normalize_maps(K[..., :chans], -m, m)  # (nk, kh, kw, chans)
+    values: list[tuple[float, float, str, tuple[int, int, int]]] = []
+    for i, p, y, x in boxes:
+        if p < chans:
+            rgb = colors[q[i, :, :, p]]
+        else:
+            mk = float(np.max(np.abs(K[i]))) or 1.0
+            rgb = np.round(np.clip(0.5 + K[i] / (2 * mk), 0, 1) * 255).astype(np.uint8)
+        comp[y:y + ph, x:x + pw] = np.repeat(np.repeat(rgb, cell, axis=0), cell, axis=1)
+        if write_values and p < chans:
+            lum = (rgb.astype(np.float64) / 255) @ np.array([0.2126, 0.7152, 0.0722])
+            for a in range(kh):
+                for b in range(kw):
+                    values.append((x + (b + 0.5) * cell, y + (a + 0.5) * cell, format_weight(float(K[i, a, b, p]), decimals),
+                                   (255, 255, 255) if lum[a, b] < 0.45 else (0x1F, 0x1F, 0x1F)))
+    im = Image.fromarray(comp)
+    draw = ImageDraw.Draw(im)
+    for x, y, text, anchor in labels:
+        draw.text((x, y), text, font=label_font, fill=(0x5F, 0x5F, 0x5F), anchor=anchor)
+    if values:
+        for x, y, text, fill in values:
+            draw.text((x, y), text, font=vfont, fill=fill, anchor="mm")
+    comp = np.asarray(im)
+    # the figure: the composite 1:1, a title, a colorbar
+    shown = f" · {nk} of {n_all} shown" if nk < n_all else ""
+    sub = subtitle
+    header = bool(title or subtitle)  # neither: a bare picture (``labels: false``)
+    if header and not shared and c_all > chans:
+        sub = (sub + " · " if sub else "") + f"channels 0–{chans - 1} of {c_all}"
+    if header:
+        sub = (sub + " · " if sub else "") + f"{cmap}, 0 at the centre"
+    tpx, spx, cbpx = round(unit * 1.3), round(unit * 0.95), round(unit * 0.85)
+    tfont, sfont = _font(tpx, True), _font(spx)
+    left, bottom = round(unit * 1.3), round(unit * 1.3)
+    top = left + _line_height(tfont) + (_line_height(sfont) + round(unit * 0.3) if sub else 0) + round(unit * 0.6)
+    if not header:
+        top = left
+        shown = ""
+    cb_gap, cb_w, cb_text = round(unit * 1.6), round(unit * 1.0), round(cbpx * 4.5)
+    W = max(left + comp_w + cb_gap + cb_w + cb_text,
+            2 * left + max(_text_width(tfont, title + shown), _text_width(sfont, sub)))
+    cb_h = max(comp_h - head, round(unit * 6))
+    H = top + max(comp_h, head + cb_h) + bottom
+    pt = 72 / dpi
+    fig = Figure(figsize=((W + 0.01) / dpi, (H + 0.01) / dpi), dpi=dpi)  # exactly W × H pixels
+    if header:
+        fig.text(left / W, 1 - left / H, title + shown, ha="left", va="top", fontsize=tpx * pt,
+                 fontweight="bold", color=_INK)
+    if sub:
+        fig.text(left / W, 1 - (left + _line_height(tfont) + round(unit * 0.3)) / H, sub, ha="left", va="top",
+                 fontsize=spx * pt, color=_SOFT)
+    cax = fig.add_axes(((left + comp_w + cb_gap) / W, 1 - (top + head + cb_h) / H, cb_w / W, cb_h / H))
+    fig.colorbar(ScalarMappable(norm=Normalize(-m, m), cmap=cmap), cax=cax)
+    cax.tick_params(labelsize=cbpx * pt, colors=_SOFT)
+    pixels = figure_pixels(fig)
+    # paste the composite 1:1 (much faster than letting matplotlib resample it)
+    pixels[top:top + comp_h, left:left + comp_w] = comp
+    return pixels
