@@ -72,9 +72,12 @@ _CONFIG = click.Path(dir_okay=False)
 @click.option("--save-arrays", is_flag=True, help="Also write activations.npz (one (H, W, C) array per stage).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Images to process in parallel.")
+@click.option("--max-memory", metavar="SIZE",
+              help="Refuse stacks estimated to need more memory than SIZE (e.g. 2G) "
+                   "[3/4 of the available memory].")
 def run(config: str, images: tuple[str, ...], outdir: str | None, cmap: str | None, normalize: str | None,
         max_maps: int | None, scale: int | None, dpi: int | None, overrides: tuple[str, ...],
-        save_arrays: bool, jobs: int) -> None:
+        save_arrays: bool, jobs: int, max_memory: str | None) -> None:
     """Run CONFIG on each IMAGE (a file or a sample name) and write the figures.
 
     \b
@@ -90,7 +93,10 @@ def run(config: str, images: tuple[str, ...], outdir: str | None, cmap: str | No
                        ("scale", scale), ("dpi", dpi)):
         if value is not None:
             sets.append(f"render.{key}={value}")
-    written = run_command(RunRequest(config, list(images), outdir, sets, save_arrays, jobs))
+    from .pipeline import parse_bytes
+
+    limit = parse_bytes(max_memory) if max_memory else None
+    written = run_command(RunRequest(config, list(images), outdir, sets, save_arrays, jobs, limit))
     folders = sorted({str(p.parent) for p in written})
     click.echo(f"wrote {len(written)} files to {', '.join(folders)}")
 

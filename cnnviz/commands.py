@@ -46,6 +46,7 @@ class RunRequest:
     overrides: list[str] = field(default_factory=list)
     save_arrays: bool = False
     jobs: int = 1
+    max_memory: int | None = None
 
 
 def _load(config_path: str, overrides: list[str]) -> Config:
@@ -60,7 +61,7 @@ def _render_one(req: RunRequest, image: str, out: Path) -> list[Path]:
 
     config = _load(req.config_path, req.overrides)
     x = load_image(image, config)
-    layers = run(config, x)
+    layers = run(config, x, max_memory=req.max_memory)
     return render(config, layers, out, image=x, image_name=image, save_arrays=req.save_arrays,
                   config_path=req.config_path)
 
@@ -78,13 +79,13 @@ def run_command(req: RunRequest) -> list[Path]:
         Every file written, in order.
     """
     from .images import image_label, load_image
-    from .pipeline import plan
+    from .pipeline import check_memory, plan
 
     config = _load(req.config_path, req.overrides)
     jobs: list[tuple[str, Path]] = []
     for image in req.images:
         x = load_image(image, config)
-        plan(config, x.shape)
+        check_memory(plan(config, x.shape), x.shape, req.max_memory)
         if req.outdir is None:
             out = default_outdir(config, req.config_path, image)
         elif len(req.images) > 1:

@@ -9,6 +9,7 @@ that names the stage and both sizes.  :func:`run` applies the plan.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from . import operations as ops
 from .config import Config, FixedKernels, InlineKernel, RandomKernels, StageConfig, load_config
 from .errors import CnnvizError
 
-__all__ = ["PlannedStage", "Layer", "plan", "run", "iter_run"]
+__all__ = ["PlannedStage", "Layer", "plan", "run", "iter_run", "estimate_memory", "check_memory", "parse_bytes"]
 
 Shape = tuple[int, int, int]
 
@@ -321,20 +322,131 @@ def plan(config: Config, input_shape: tuple[int, ...]) -> list[PlannedStage]:
     return stages
 
 
+def _temp_bytes(ps: PlannedStage) -> int:
+    """Bytes a stage allocates besides its output while it runs (see :mod:`cnnviz.operations`)."""
+    item = ps.dtype.itemsize
+    h, w, c = ps.input_shape
+    if ps.type == "conv":
+        assert ps.kernels is not None and ps.padding is not None
+        n, kh, kw, _ = ps.kernels.shape
+        (t, b), (left, r) = ps.padding
+        padded = (h + t + b) * (w + left + r) * c * item  # padded (or transposed) copy of the input
+        taps = kh * kw * c
+        ho, wo, oc = ps.output_shape
+        rows = min(max(ops._PATCH_BLOCK_BYTES // max(1, taps * item), ops._PATCH_ROWS_MIN), ops._PATCH_ROWS_MAX)
+        patches = min(rows, ho * wo + wo) * taps * item
+        depthwise = ho * wo * oc * item if ps.config.params["depthwise"] else 0
+        return padded + patches + depthwise
+    if ps.type == "pool":
+        ph, pw = ps.config.params["padding"]
+        ho, _, _ = ps.output_shape
+        return ((h + 2 * ph) * (w + 2 * pw) * c if ph or pw else 0) * item + ho * (w + 2 * pw) * c * item * 2
+    if ps.type == "dense":
+        units = ps.output_shape[2]
+        return units * h * w * c * (item + 8)  # the weights, and the float64 draw they come from
+    if ps.type in ("norm", "softmax", "sigmoid"):
+        return 2 * h * w * c * item
+    return 0
+
+
+def estimate_memory(stages: list[PlannedStage], input_shape: tuple[int, ...], *, keep: bool = True) -> int:
+    """Peak bytes a run of ``stages`` needs for its arrays.
+
+    ``keep`` (what :func:`run` does): every stage's output stays alive, so the
+    peak at stage i is the input, the outputs of stages 0..i and stage i's
+    temporaries.  Without ``keep`` (streaming) only the current input and
+    output are alive.
+    """
+    if not stages:
+        return 0
+    item = stages[0].dtype.itemsize
+    held = int(np.prod(input_shape)) * item
+    peak = 0
+    prev = held
+    for ps in stages:
+        here = ps.output_bytes + _temp_bytes(ps)
+        peak = max(peak, (held if keep else prev) + here)
+        held += ps.output_bytes
+        prev = ps.output_bytes
+    return peak
+
+
+def available_memory() -> int:
+    """Bytes of memory available to this process (``MemAvailable`` on Linux)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover
+        return 8 << 30
+
+
+def default_memory_limit() -> int:
+    """Three quarters of the memory available now."""
+    return available_memory() * 3 // 4
+
+
+def format_bytes(n: float) -> str:
+    """``1.5 GiB``-style sizes."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError
+
+
+def parse_bytes(text: str) -> int:
+    """``'2G'``, ``'512MiB'``, ``'1.5GB'``, ``'1000000'`` -> bytes."""
+    import re
+
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmgt]?)(i?b)?\s*", text, re.IGNORECASE)
+    if not m:
+        raise CnnvizError(f"--max-memory: expected a size such as 2G or 512M, not {text!r}")
+    scale = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[m.group(2).lower()]
+    return int(float(m.group(1)) * scale)
+
+
+def check_memory(
+    stages: list[PlannedStage], input_shape: tuple[int, ...], limit: int | None, *, keep: bool = True
+) -> int:
+    """Raise :class:`CnnvizError` when the estimate exceeds ``limit`` (None: the default limit)."""
+    need = estimate_memory(stages, input_shape, keep=keep)
+    limit = default_memory_limit() if limit is None else limit
+    if need > limit:
+        raise CnnvizError(
+            f"this stack needs about {format_bytes(need)} of memory for a {_times(input_shape[:2])} input, "
+            f"more than the limit of {format_bytes(limit)}; raise the limit with --max-memory, "
+            "or shrink the input with input.resize"
+        )
+    return need
+
+
 def iter_run(
-    config: Config | Any, image: Any, *, planned: list[PlannedStage] | None = None
+    config: Config | Any,
+    image: Any,
+    *,
+    planned: list[PlannedStage] | None = None,
+    max_memory: int | None = None,
+    keep: bool = False,
 ) -> Iterator[Layer]:
     """Run the stack stage by stage, yielding each :class:`Layer` as it is done.
 
     The previous stage's output is dropped once the next one is computed
     unless the caller keeps the yielded layers, so a caller that renders and
-    drops each layer holds at most two stages' outputs at once.
+    drops each layer holds at most two stages' outputs at once.  The memory
+    check assumes the caller keeps every layer when ``keep`` is true.
     """
     from .images import load_image
 
     config = load_config(config)
     x = load_image(image, config)
     stages = planned if planned is not None else plan(config, x.shape)
+    check_memory(stages, x.shape, max_memory, keep=keep)
     for ps in stages:
         t0 = time.perf_counter()
         y = ps.apply(x)
@@ -343,7 +455,7 @@ def iter_run(
         x = y
 
 
-def run(config: Config | Any, image: Any) -> list[Layer]:
+def run(config: Config | Any, image: Any, *, max_memory: int | None = None) -> list[Layer]:
     """Run the stack on an image.
 
     Parameters
@@ -354,9 +466,13 @@ def run(config: Config | Any, image: Any) -> list[Layer]:
         (integer arrays are scaled by their dtype's maximum, floats taken as
         they are); the config's ``input`` section is applied.
 
+    max_memory : int, optional
+        Refuse (before running) a stack whose estimated peak memory is above
+        this many bytes; default three quarters of the available memory.
+
     Returns
     -------
     list of Layer
         One per stage, each with ``.name``, ``.type`` and ``.output`` (H, W, C).
     """
-    return list(iter_run(config, image))
+    return list(iter_run(config, image, max_memory=max_memory, keep=True))

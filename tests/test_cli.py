@@ -193,3 +193,16 @@ def test_init_writes_a_valid_config_and_refuses_to_overwrite(runner, tmp_path):
     assert invoke(runner, "init", str(p), "--force").exit_code == 0
     r = invoke(runner, "run", str(p), "camera", "-o", str(tmp_path / "o"))
     assert r.exit_code == 0, r.output
+
+
+def test_max_memory_refuses_before_writing(runner, tmp_path):
+    out = tmp_path / "o"
+    r = runner.invoke(main, ["run", NUMPYCNN, "chelsea", "-o", str(out), "--max-memory", "1M"])
+    assert r.exit_code == 1
+    assert r.stderr.startswith("Error: this stack needs about ")
+    assert r.stderr.endswith(" of memory for a 300×451 input, more than the limit of 1.0 MiB; raise the limit "
+                             "with --max-memory, or shrink the input with input.resize\n")
+    assert not out.exists()
+    r = runner.invoke(main, ["run", NUMPYCNN, "chelsea", "-o", str(out), "--max-memory", "lots"])
+    assert r.exit_code == 1
+    assert r.stderr == "Error: --max-memory: expected a size such as 2G or 512M, not 'lots'\n"
