@@ -73,6 +73,7 @@ def bar_chart(
         largest value is drawn in orange.
     """
     from matplotlib.figure import Figure
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
 
     v = np.nan_to_num(np.asarray(values, np.float64).reshape(-1))
     n = len(v)
@@ -84,8 +85,7 @@ def bar_chart(
         size = (7.5, 1.45 + 0.28 * max(n, 3))
     else:
         size = (11.0, 4.2)
-    fig = Figure(figsize=size, dpi=dpi, layout="constrained")
-    fig.get_layout_engine().set(w_pad=8 / 72, h_pad=8 / 72)
+    fig = Figure(figsize=size, dpi=dpi, layout=ConstrainedLayoutEngine(w_pad=8 / 72, h_pad=8 / 72))
     ax = fig.add_subplot()
     if title:
         fig.suptitle(title, x=0.01, ha="left", fontweight="bold", fontsize=12.5, color=_INK)
@@ -175,6 +175,7 @@ def filter_figure(
     cmap: str = "RdBu_r",
     max_kernels: int = 64,
     max_channels: int = 8,
+    as_colour: bool | None = None,
     dpi: int = 100,
 ) -> np.ndarray:
     """A conv stage's kernels on a diverging scale centred on zero.
@@ -191,6 +192,10 @@ def filter_figure(
         magnitude) for every kernel, with a colorbar.
     max_kernels, max_channels : int
         Draw at most this many kernels (the first ones) and channels each.
+    as_colour : bool, optional
+        Add a column showing each 3-channel kernel as an RGB colour patch
+        (default: whenever C is 3; :func:`cnnviz.render.render` asks for it
+        only when the channels are the image's red, green and blue).
     dpi : int
 
     Values are written in when the kernels are at most 7×7 and at most 64
@@ -212,8 +217,16 @@ def filter_figure(
     from matplotlib.figure import Figure
     from PIL import Image, ImageDraw
 
-    from .render import (LEVELS, _font, _font_unit, _line_height, _text_width, colormap_colors, grid_shape,
-                         normalize_maps)
+    from .render import (
+        LEVELS,
+        _font,
+        _font_unit,
+        _line_height,
+        _text_width,
+        colormap_colors,
+        grid_shape,
+        normalize_maps,
+    )
 
     K = np.asarray(kernels, np.float64)
     if K.ndim == 3:
@@ -223,7 +236,7 @@ def filter_figure(
     nk = len(K)
     shared = c_all == 1 or bool(np.all(K == K[..., :1]))
     chans = 1 if shared else min(c_all, max_channels)
-    colour = (not shared) and c_all == 3
+    colour = (not shared) and c_all == 3 and (as_colour is None or as_colour)
     panels = chans + (1 if colour else 0)
     m = float(np.max(np.abs(K))) if K.size else 0.0
     m = m if m > 0 and math.isfinite(m) else 1.0
@@ -296,8 +309,9 @@ def filter_figure(
             lum = (rgb.astype(np.float64) / 255) @ np.array([0.2126, 0.7152, 0.0722])
             for a in range(kh):
                 for b in range(kw):
-                    values.append((x + (b + 0.5) * cell, y + (a + 0.5) * cell, format_weight(float(K[i, a, b, p]), decimals),
-                                   (255, 255, 255) if lum[a, b] < 0.45 else (0x1F, 0x1F, 0x1F)))
+                    text = format_weight(float(K[i, a, b, p]), decimals)
+                    fill = (255, 255, 255) if lum[a, b] < 0.45 else (0x1F, 0x1F, 0x1F)
+                    values.append((x + (b + 0.5) * cell, y + (a + 0.5) * cell, text, fill))
     im = Image.fromarray(comp)
     draw = ImageDraw.Draw(im)
     for x, y, text, anchor in labels:

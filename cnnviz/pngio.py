@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -61,14 +62,14 @@ _ZIP_TEXT_OVER = 1024
 def atomic_write(path: str | os.PathLike[str], mode: str = "wb", encoding: str | None = None) -> Iterator[IO[Any]]:
     """Open a temporary file beside ``path``; on success rename it to ``path``.
 
-    The temporary file (``.<name>.<pid>.tmp`` in the same folder, so the
-    rename is atomic) is removed if the block raises.
+    The temporary file (``.<name>.<pid>.<thread>.tmp`` in the same folder,
+    so the rename is atomic) is removed if the block raises.
 
     >>> with atomic_write("out/manifest.json", "w") as f:   # doctest: +SKIP
     ...     f.write("{}")
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         with open(tmp, mode, encoding=encoding) as f:
             yield f

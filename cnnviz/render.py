@@ -34,7 +34,7 @@ import math
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -70,7 +70,10 @@ __all__ = [
     "stage_file_name",
     "nice_ticks",
     "png_text",
+    "OverviewRow",
     "render_overview",
+    "stage_grid",
+    "run_range",
     "build_manifest",
     "manifest_json",
     "render",
@@ -195,22 +198,13 @@ def _finite_range(a: np.ndarray, axis: Any = None) -> tuple[np.ndarray, np.ndarr
     """min and max over ``axis``, ignoring NaN and inf (0, 0 where nothing is finite)."""
     if np.isfinite(a).all():
         return np.min(a, axis=axis), np.max(a, axis=axis)
+    import warnings
+
     f = np.where(np.isfinite(a), a, np.nan)
-    with np.errstate(all="ignore"), _quiet():
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices
         lo, hi = np.nanmin(f, axis=axis), np.nanmax(f, axis=axis)
     return np.nan_to_num(lo), np.nan_to_num(hi)
-
-
-class _quiet:
-    def __enter__(self) -> None:
-        import warnings
-
-        self._w = warnings.catch_warnings()
-        self._w.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc: Any) -> None:
-        self._w.__exit__(*exc)
 
 
 def value_limits(
@@ -244,6 +238,8 @@ def value_limits(
         lo, hi = _finite_range(maps, axis=(0, 1))
         lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
     else:
+        a: Any
+        b: Any
         if normalize == "layer":
             a, b = _finite_range(maps)
         elif normalize == "global":
@@ -328,15 +324,14 @@ def grid_shape(n: int, columns: int | None = None, aspect: float = 1.0) -> tuple
     else:
         aspect = max(aspect, 1e-6)
         ideal = math.sqrt(n / aspect)
-        best = None
+        best_cost, cols = math.inf, 1
         for c in range(max(1, math.floor(ideal / 2)), min(n, math.ceil(ideal * 2) + 1) + 1):
             r = math.ceil(n / c)
             c2 = math.ceil(n / r)
             empty = (r * c2 - n) / c2
             cost = abs(math.log(c2 * aspect / r)) + 0.5 * empty
-            if best is None or cost < best[0] - 1e-12:
-                best = (cost, c2)
-        cols = best[1]
+            if cost < best_cost - 1e-12:
+                best_cost, cols = cost, c2
     rows = math.ceil(n / cols)
     cols = math.ceil(n / rows)
     return rows, cols
@@ -512,11 +507,13 @@ def grid_layout(
     dpi: int = 100,
     title_lines: int = 2,
     min_width: int = 0,
+    colorbar_range: tuple[float, float] | None = None,
 ) -> tuple[GridLayout, _Fonts]:
     """Lay out ``n`` tiles of (map_h, map_w) maps with their title, labels and colorbar.
 
     ``scale`` None picks :func:`auto_scale`; ``min_width`` makes room for a
-    title that is wider than the grid.  Returns the layout and the fonts.
+    title that is wider than the grid; ``colorbar_range`` sizes the room for
+    the colorbar's tick labels.  Returns the layout and the fonts.
     """
     rows, cols = grid_shape(n, columns, aspect=map_w / max(map_h, 1))
     s = scale or auto_scale(map_h, map_w, rows, cols)
@@ -547,7 +544,9 @@ def grid_layout(
         if y1 - y0 < 4 * unit:  # a single short row: let the bar hang below
             y1 = y0 + 4 * unit
         cbar = (y0, x0, y1, x0 + bar_w)
-        right = x0 + bar_w + round(unit * 0.5) + _text_width(fonts.tick, "−0.000") + 4
+        widest = max((_text_width(fonts.tick, t) for t in _all_tick_labels(*(colorbar_range or (0.0, 1.0)))),
+                     default=0)
+        right = x0 + bar_w + 6 + widest
     width = max(right + margin, min_width + 2 * margin)
     height = max(top + grid_h, cbar[2] if cbar else 0) + margin
     layout = GridLayout(n, rows, cols, map_h, map_w, s, gap, header, top, left, width, height, cbar)
@@ -720,8 +719,9 @@ def describe_stage(layer: Layer) -> str:
     p: Mapping[str, Any] = getattr(cfg, "params", None) or {}
     t = layer.type
     parts: list[str] = []
-    if t == "conv" and getattr(stage, "kernels", None) is not None:
-        n, kh, kw, c = stage.kernels.shape
+    kernels = getattr(stage, "kernels", None)
+    if t == "conv" and kernels is not None:
+        n, kh, kw, c = kernels.shape
         parts.append(f"{n} kernel{'s' if n != 1 else ''} {_times(kh, kw, c)}")
         pad = p.get("padding", "valid")
         parts.append(pad if isinstance(pad, str) else f"padding {_times(*pad)}")
@@ -884,16 +884,15 @@ def render_grid(
     q = normalize_maps(maps[:, :, idx] if len(idx) < n else maps, lo, hi)
     title_lines = (1 if title else 0) + (1 if subtitle else 0)
     want_bar = bool(colorbar and shared)
-    min_width = 0
+    bar = (float(lo_all[0]), float(hi_all[0])) if want_bar else None
     layout, fonts = grid_layout(len(idx), h, w, columns=columns, scale=scale, labels=labels,
-                                colorbar=want_bar, dpi=dpi, title_lines=title_lines)
+                                colorbar=want_bar, dpi=dpi, title_lines=title_lines, colorbar_range=bar)
     if labels and title:
         need = max(_text_width(fonts.title, title), _text_width(fonts.subtitle, subtitle))
         if need > layout.width - 2 * layout.left:
-            min_width = need
             layout, fonts = grid_layout(len(idx), h, w, columns=columns, scale=scale, labels=labels,
                                         colorbar=want_bar, dpi=dpi, title_lines=title_lines,
-                                        min_width=min_width)
+                                        min_width=need, colorbar_range=bar)
     canvas = np.full((layout.height, layout.width), BACKGROUND, np.uint8)
     grid = compose_grid(q, layout.rows, layout.cols, scale=layout.scale, gap=layout.gap,
                         header=layout.header, fill=BACKGROUND)
@@ -908,16 +907,14 @@ def render_grid(
             _stamp(canvas, layout.left, y, subtitle, fonts.subtitle, SOFT)
         show_ranges = (normalize == "map" and limits is None) if ranges is None else ranges
         for j, ch in enumerate(idx):
-            t, l, _, r = layout.tile_box(j)
-            y = t - layout.header + max(0, (layout.header - _line_height(fonts.label)) // 2 - 1)
-            wi = _stamp(canvas, l, y, str(int(ch)), fonts.label, INK)
+            top, left, _, right = layout.tile_box(j)
+            y = top - layout.header + max(0, (layout.header - _line_height(fonts.label)) // 2 - 1)
+            wi = _stamp(canvas, left, y, str(int(ch)), fonts.label, INK)
             if show_ranges:
                 text = f"{_num(float(lo[j]))} … {_num(float(hi[j]))}"
-                if _text_width(fonts.label, text) + wi + 8 <= r - l:
-                    _stamp(canvas, r, y, text, fonts.label, SOFT, align="right")
-    bar = None
-    if want_bar and layout.colorbar is not None:
-        bar = (float(lo_all[0]), float(hi_all[0]))
+                if _text_width(fonts.label, text) + wi + 8 <= right - left:
+                    _stamp(canvas, right, y, text, fonts.label, SOFT, align="right")
+    if bar is not None and layout.colorbar is not None:
         _colorbar(canvas, layout.colorbar, bar, fonts)
     return GridPicture(canvas, grid_palette(cmap), layout, idx, lo, hi, bar, title)
 
@@ -928,12 +925,25 @@ def _frames(canvas: np.ndarray, layout: GridLayout) -> None:
         return
     H, W = canvas.shape
     for j in range(layout.n):
-        t, l, b, r = layout.tile_box(j)
-        t0, l0, b0, r0 = max(t - 1, 0), max(l - 1, 0), min(b, H - 1), min(r, W - 1)
+        top, left, bottom, right = layout.tile_box(j)
+        t0, l0, b0, r0 = max(top - 1, 0), max(left - 1, 0), min(bottom, H - 1), min(right, W - 1)
         canvas[t0, l0:r0 + 1] = FRAME
         canvas[b0, l0:r0 + 1] = FRAME
         canvas[t0:b0 + 1, l0] = FRAME
         canvas[t0:b0 + 1, r0] = FRAME
+
+
+def _colorbar_ticks(lo: float, hi: float, count: int) -> list[tuple[float, str]]:
+    """(value, label) of about ``count`` round ticks from ``lo`` to ``hi``."""
+    if not hi > lo:
+        return [(lo, _num(lo))]
+    ticks = nice_ticks(lo, hi, count)
+    step = ticks[1] - ticks[0] if len(ticks) > 1 else (hi - lo)
+    return [(v, _tick_label(v, step)) for v in ticks]
+
+
+def _all_tick_labels(lo: float, hi: float) -> list[str]:
+    return [t for count in range(2, 8) for _, t in _colorbar_ticks(lo, hi, count)]
 
 
 def _colorbar(canvas: np.ndarray, box: tuple[int, int, int, int], rng: tuple[float, float], fonts: _Fonts) -> None:
@@ -948,26 +958,15 @@ def _colorbar(canvas: np.ndarray, box: tuple[int, int, int, int], rng: tuple[flo
     canvas[top - 1:bottom + 1, left - 1] = ink
     canvas[top - 1:bottom + 1, right] = ink
     lh = _line_height(fonts.tick)
-    if hi > lo:
-        count = max(2, min(7, n // (lh * 2) + 1))
-        ticks = nice_ticks(lo, hi, count)
-        step = ticks[1] - ticks[0] if len(ticks) > 1 else (hi - lo)
-    else:
-        ticks, step = [lo], 1.0
-    for v in ticks:
+    for v, text in _colorbar_ticks(lo, hi, max(2, min(7, n // (lh * 2) + 1))):
         y = top + (round((hi - v) / (hi - lo) * (n - 1)) if hi > lo else n - 1)
         canvas[y, right:right + 4] = ink
         ty = min(max(y - lh // 2, top - lh // 2), bottom - lh // 2)
-        _stamp(canvas, right + 6, ty, _tick_label(v, step), fonts.tick, INK)
+        _stamp(canvas, right + 6, ty, text, fonts.tick, INK)
 
 
 # ---------------------------------------------------------------------------
 # RGB pages (input, overview): Pillow drawing on an RGB canvas.
-
-
-def _to_rgb(q: np.ndarray, colors: np.ndarray) -> np.ndarray:
-    """Indices (H, W) -> (H, W, 3) via a colour table."""
-    return colors[q]
 
 
 def _zoom_to(rgb: np.ndarray, height: int, max_width: int) -> np.ndarray:
@@ -1042,32 +1041,47 @@ def _pil(rgb: np.ndarray) -> Any:
 
 
 @dataclass
-class _Row:
-    """One overview row: a label and tiles (RGB) or a vector (bars)."""
+class OverviewRow:
+    """One row of the overview: a three-line label, and tiles or a vector.
+
+    Attributes
+    ----------
+    heading, detail, note : str
+        ``01 edges``, ``conv · 298×449×2``, ``2 maps``.
+    tiles : list of ndarray (h, w, 3) uint8
+        Already colormapped; each is zoomed to the row's height.
+    vector : ndarray (N,), optional
+        Drawn as a small bar chart instead of tiles.
+    vector_labels : list of str, optional
+    probabilities : bool
+        The vector holds probabilities: its bars are drawn on a 0 … 1 scale.
+    """
 
     heading: str
     detail: str
     note: str
     tiles: list[np.ndarray]
-    tile_names: list[str]
     vector: np.ndarray | None = None
     vector_labels: list[str] | None = None
+    probabilities: bool = False
 
 
-def render_overview(rows: Sequence[_Row], *, title: str, subtitle: str, dpi: int = 100,
+def render_overview(rows: Sequence[OverviewRow], *, title: str, subtitle: str, dpi: int = 100,
                     colorbar: tuple[np.ndarray, float, float] | None = None) -> np.ndarray:
     """The overview page (RGB uint8 (H, W, 3)): a row per stage, its label at the left.
 
-    ``colorbar`` (colours (LEVELS, 3), lo, hi) adds one shared colorbar (for
-    ``normalize: global``).
+    Rows are 132 px high at dpi 100; small maps are zoomed by an integer
+    factor, large ones reduced by area averaging.  ``colorbar`` (colours
+    (LEVELS, 3), lo, hi) adds one shared colorbar (for ``normalize: global``).
     """
     k = dpi / 100
     row_h = round(132 * k)
     unit = round(14 * k)
     fonts = _fonts(unit)
+    heading_font = _font(round(unit * 1.05), True)
     margin = round(16 * k)
     gap = round(8 * k)
-    label_w = max([_text_width(fonts.subtitle, r.heading) for r in rows] +
+    label_w = max([_text_width(heading_font, r.heading) for r in rows] +
                   [_text_width(fonts.label, r.detail) for r in rows] +
                   [_text_width(fonts.label, r.note) for r in rows] + [round(180 * k)]) + round(16 * k)
     label_w = min(label_w, round(320 * k))
@@ -1093,19 +1107,19 @@ def render_overview(rows: Sequence[_Row], *, title: str, subtitle: str, dpi: int
     draw.text((margin, margin), title, font=fonts.title, fill=_INK)
     draw.text((margin, margin + lh_title + round(unit * 0.2)), subtitle, font=fonts.subtitle, fill=_SOFT)
     y = margin + head_h
-    for r, tiles in zip(rows, placed):
+    for r, tiles in zip(rows, placed, strict=True):
         draw.line([(margin, y), (width - margin - cb_w, y)], fill=_LINE, width=1)
         y += sep
         ty = y + max(0, (row_h - 3 * _line_height(fonts.label)) // 2 - unit // 2)
-        draw.text((margin, ty), _fit(fonts.subtitle, r.heading, label_w - gap), font=_font(round(unit * 1.05), True),
-                  fill=_INK)
+        draw.text((margin, ty), _fit(heading_font, r.heading, label_w - gap), font=heading_font, fill=_INK)
         ty += _line_height(fonts.subtitle) + round(unit * 0.25)
         draw.text((margin, ty), _fit(fonts.label, r.detail, label_w - gap), font=fonts.label, fill=_SOFT)
         ty += _line_height(fonts.label) + round(unit * 0.15)
         draw.text((margin, ty), _fit(fonts.label, r.note, label_w - gap), font=fonts.label, fill=_SOFT)
         x = margin + label_w
         if r.vector is not None:
-            _draw_bars(draw, (x, y, x + bar_w, y + row_h), r.vector, r.vector_labels, fonts)
+            _draw_bars(draw, (x, y, x + bar_w, y + row_h), r.vector, r.vector_labels, fonts,
+                       top=1.0 if r.probabilities else None)
         for t in tiles:
             oy = y + (row_h - t.shape[0]) // 2
             im.paste(_pil(t), (x, oy))
@@ -1131,12 +1145,12 @@ def render_overview(rows: Sequence[_Row], *, title: str, subtitle: str, dpi: int
 
 
 def _draw_bars(draw: Any, box: tuple[int, int, int, int], v: np.ndarray, names: list[str] | None,
-               fonts: _Fonts) -> None:
-    """A small bar chart of ``v`` in ``box``, the top three values named."""
+               fonts: _Fonts, top: float | None = None) -> None:
+    """A small bar chart of ``v`` in ``box`` (axis up to at least ``top``), the top three values named."""
     x0, y0, x1, y1 = box
     v = np.nan_to_num(np.asarray(v, np.float64))
     n = len(v)
-    lo, hi = min(0.0, float(v.min())), max(0.0, float(v.max()))
+    lo, hi = min(0.0, float(v.min())), max(0.0, float(v.max()), top or 0.0)
     if hi == lo:
         hi = lo + 1.0
     text_w = round((x1 - x0) * 0.38)
@@ -1149,16 +1163,16 @@ def _draw_bars(draw: Any, box: tuple[int, int, int, int], v: np.ndarray, names: 
     draw.rectangle([bx0, by0 - 2, bx1, by1 + 2], outline=_LINE)
     pitch = (bx1 - bx0 - 4) / n
     zero = ypos(0.0)
-    top = np.argsort(-v, kind="stable")[:3]
+    largest = np.argsort(-v, kind="stable")[:3]
     for i, val in enumerate(v):
         xa = bx0 + 2 + i * pitch
         xb = xa + max(pitch * 0.8, 1) - 1
-        colour = (0xD9, 0x5F, 0x02) if i == top[0] else ((0x4C, 0x72, 0xB0) if val >= 0 else (0xC4, 0x4E, 0x52))
+        colour = (0xD9, 0x5F, 0x02) if i == largest[0] else ((0x4C, 0x72, 0xB0) if val >= 0 else (0xC4, 0x4E, 0x52))
         ya, yb = sorted((ypos(float(val)), zero))
         draw.rectangle([round(xa), round(ya), round(max(xb, xa)), round(max(yb, ya))], fill=colour)
     draw.line([(bx0, zero), (bx1, zero)], fill=_SOFT)
     ty = y0 + 2
-    for i in top:
+    for i in largest:
         name = names[i] if names and i < len(names) else f"#{i}"
         draw.text((bx1 + 10, ty), _fit(fonts.label, f"{name}: {_num(float(v[i]))}", text_w - 12),
                   font=fonts.label, fill=_INK)
@@ -1314,12 +1328,181 @@ def _previous_files(manifest: Path) -> set[str]:
     return {n for n in names if isinstance(n, str) and "/" not in n and "\\" not in n and _OWN_FILE.match(n)}
 
 
-def _bar_picture(layer_values: np.ndarray, title: str, subtitle: str, labels: list[str] | None,
-                 probabilities: bool, dpi: int) -> np.ndarray:
-    from .figures import bar_chart
+def stage_grid(
+    layer: Layer,
+    render_opts: Mapping[str, Any],
+    *,
+    global_range: tuple[float, float] | None = None,
+    width: int = 2,
+) -> GridPicture:
+    """The grid picture of one stage, exactly as :func:`render` draws it.
 
-    return bar_chart(layer_values, title=title, subtitle=subtitle, labels=labels,
-                     probabilities=probabilities, dpi=dpi)
+    Parameters
+    ----------
+    layer : Layer
+        Its ``output`` (H, W, C) is drawn.
+    render_opts : mapping
+        A config's ``render`` section (``Config.render``).
+    global_range : (lo, hi), optional
+        The run's range, needed for ``normalize: global``.
+    width : int
+        Digits of the stage index in the title (2, or more for 100+ stages).
+    """
+    y = layer.output
+    cmap, normalize = render_opts["cmap"], render_opts["normalize"]
+    centred = resolve_center(render_opts["center"], cmap)
+    n = y.shape[2]
+    idx = select_maps(y, int(render_opts["max_maps"]))
+    title = grid_title(layer.index, layer.name, layer.type, y.shape, len(idx), n, width=width)
+    lo_all, hi_all = value_limits(y, normalize, center=centred, global_range=global_range)
+    scale_txt = _scale_text(normalize, centred, cmap, float(lo_all[0]), float(hi_all[0]))
+    desc = describe_stage(layer)
+    sub = f"{desc} · {scale_txt}" if desc else scale_txt
+    return render_grid(y, title=title, subtitle=sub, cmap=cmap, normalize=normalize, center=centred,
+                       global_range=global_range, max_maps=int(render_opts["max_maps"]),
+                       columns=render_opts["columns"], scale=render_opts["scale"],
+                       labels=bool(render_opts["labels"]), colorbar=bool(render_opts["colorbar"]),
+                       dpi=int(render_opts["dpi"]))
+
+
+def run_range(layers: Sequence[Layer]) -> tuple[float, float] | None:
+    """The (min, max) over every stage drawn as a grid (``normalize: global``); vectors are left out."""
+    ranges = [_finite_range(la.output) for la in layers if not is_vector(la.output.shape)]
+    if not ranges:
+        return None
+    return float(min(r[0] for r in ranges)), float(max(r[1] for r in ranges))
+
+
+@dataclass
+class _Writer:
+    """One ``render`` call: the settings every picture needs, and what was written."""
+
+    config: Config
+    out: Path
+    label: str | None
+    config_text: str
+    width: int
+    global_range: tuple[float, float] | None
+    written: list[Path] = field(default_factory=list)
+    input_files: list[str] = field(default_factory=list)
+    stage_files: dict[int, list[str]] = field(default_factory=dict)
+    other_files: list[str] = field(default_factory=list)
+    rows: list[OverviewRow] = field(default_factory=list)
+
+    @property
+    def opts(self) -> Mapping[str, Any]:
+        return self.config.render
+
+    @property
+    def labels(self) -> bool:
+        return bool(self.opts["labels"])
+
+    @property
+    def dpi(self) -> int:
+        return int(self.opts["dpi"])
+
+    @property
+    def overview_maps(self) -> int:
+        return min(5, int(self.opts["max_maps"]))
+
+    def png(self, name: str, pixels: np.ndarray, palette: np.ndarray | None, title: str, stage: str) -> str:
+        write_png(self.out / name, pixels, palette,
+                  text=png_text(self.config_text, self.label, title=title, stage=stage), dpi=self.dpi)
+        self.written.append(self.out / name)
+        return name
+
+    def input(self, image: np.ndarray) -> None:
+        img = image[:, :, None] if image.ndim == 2 else image
+        stem = f"{0:0{self.width}d}_input"
+        title = f"{0:0{self.width}d} input · {_times(*img.shape)}"
+        sub = (self.label or "the input as the stack sees it") + " · values 0 … 1"
+        o = self.opts
+        if img.shape[2] in (1, 3):
+            pixels = _render_input(img, title, sub, scale=o["scale"], labels=self.labels, dpi=self.dpi)
+            self.input_files.append(self.png(f"{stem}.png", pixels, None, title, stem))
+            tiles = [_input_rgb(img)]
+        else:
+            pic = render_grid(img, title=title, subtitle=sub, cmap="gray", limits=(0.0, 1.0),
+                              max_maps=o["max_maps"], columns=o["columns"], scale=o["scale"],
+                              labels=self.labels, colorbar=o["colorbar"], dpi=self.dpi)
+            self.input_files.append(self.png(f"{stem}.png", pic.pixels, pic.palette, title, stem))
+            gray = colormap_colors("gray", LEVELS)
+            sel = select_maps(img, self.overview_maps)
+            q = normalize_maps(img[:, :, sel], 0.0, 1.0)
+            tiles = [gray[q[:, :, j]] for j in range(len(sel))]
+        self.rows.append(OverviewRow(f"{0:0{self.width}d} input", _times(*img.shape), self.label or "", tiles))
+
+    def stage(self, layers: Sequence[Layer], i: int) -> None:
+        layer = layers[i]
+        y = layer.output
+        n = y.shape[2]
+        stem = stage_file_name(layer.index, layer.name, self.width)[:-4]
+        heading = f"{layer.index:0{self.width}d} {layer.name}"
+        detail = f"{layer.type} · {_times(*y.shape)}"
+        desc = describe_stage(layer)
+        files = []
+        if is_vector(y.shape):
+            from .figures import bar_chart
+
+            vec = y.reshape(-1)
+            names = stage_labels(layers, i)
+            title = grid_title(layer.index, layer.name, layer.type, y.shape, width=self.width)
+            probs = layer.type == "softmax"
+            sub = desc or ("probabilities" if probs else "")
+            pixels = bar_chart(vec, title=title if self.labels else "", subtitle=sub if self.labels else "",
+                               labels=names, probabilities=probs, dpi=self.dpi)
+            files.append(self.png(f"{stem}.png", pixels, None, title, stem))
+            self.rows.append(OverviewRow(heading, detail, f"{n} value{'s' if n != 1 else ''}", [],
+                                         vector=vec, vector_labels=names, probabilities=probs))
+        else:
+            pic = stage_grid(layer, self.opts, global_range=self.global_range, width=self.width)
+            files.append(self.png(f"{stem}.png", pic.pixels, pic.palette, pic.title, stem))
+            # the overview row: the strongest few maps, scaled as in the grid
+            o = self.opts
+            lo, hi = value_limits(y, o["normalize"], center=resolve_center(o["center"], o["cmap"]),
+                                  global_range=self.global_range)
+            sel = select_maps(y, self.overview_maps)
+            q = normalize_maps(y[:, :, sel], lo[sel], hi[sel])
+            colors = colormap_colors(o["cmap"], LEVELS)
+            note = f"{len(sel)} of {n} maps" if len(sel) < n else f"{n} map{'s' if n != 1 else ''}"
+            if o["normalize"] == "layer":
+                note += f" · {_num(float(lo[0]))} … {_num(float(hi[0]))}"
+            self.rows.append(OverviewRow(heading, detail, note, [colors[q[:, :, j]] for j in range(len(sel))]))
+        kernels = getattr(getattr(layer, "stage", None), "kernels", None)
+        if layer.type == "conv" and self.opts["filters"] and kernels is not None:
+            from .figures import filter_figure
+
+            title = f"filters of {heading} (conv) · {_times(*kernels.shape)}"
+            cmap = self.opts["cmap"] if is_diverging(self.opts["cmap"]) else "RdBu_r"
+            # colour patches only when the kernel's channels are still the image's R, G, B
+            rgb_input = kernels.shape[3] == 3 and all(
+                la.type not in ("conv", "dense", "global_pool") for la in layers[:i])
+            pixels = filter_figure(kernels, title=title if self.labels else "",
+                                   subtitle=desc if self.labels else "", cmap=cmap, as_colour=rgb_input,
+                                   max_kernels=int(self.opts["max_maps"]), dpi=self.dpi)
+            files.append(self.png(f"filters_{stem}.png", pixels, None, title, stem))
+        self.stage_files[layer.index] = files
+
+    def overview(self, config_path: str | None) -> None:
+        o = self.opts
+        centred = resolve_center(o["center"], o["cmap"])
+        name = self.config.name or (Path(config_path).stem if config_path else "cnnviz")
+        title = name + (f" on {self.label}" if self.label else "")
+        sub = f"cmap {o['cmap']} · normalize {o['normalize']}" + (" · 0 at the centre" if centred else "") \
+            + f" · the {self.overview_maps} strongest maps of each stage"
+        bar = None
+        if o["normalize"] == "global" and self.global_range is not None and o["colorbar"]:
+            lo, hi = value_limits(np.zeros((1, 1, 1)), "global", center=centred, global_range=self.global_range)
+            bar = (colormap_colors(o["cmap"], LEVELS), float(lo[0]), float(hi[0]))
+        pixels = render_overview(self.rows, title=title, subtitle=sub, dpi=self.dpi, colorbar=bar)
+        self.other_files.append(self.png("overview.png", pixels, None, title, "overview"))
+
+    def arrays(self, layers: Sequence[Layer]) -> None:
+        arrays = {stage_file_name(la.index, la.name, self.width)[:-4]: la.output for la in layers}
+        with atomic_write(self.out / "activations.npz", "wb") as f:
+            np.savez(f, **arrays)  # type: ignore[arg-type]  # numpy's stub mistypes **kwds
+        self.other_files.append("activations.npz")
+        self.written.append(self.out / "activations.npz")
 
 
 def render(
@@ -1346,7 +1529,7 @@ def render(
         Created if missing.  Files are written atomically; the files that the
         previous ``manifest.json`` there listed and this run does not write
         again are removed (nothing else is touched).
-    image : ndarray (H, W, C), optional
+    image : ndarray (H, W) or (H, W, C), optional
         The input as the stack saw it: ``00_input.png`` and the overview's
         first row.
     image_name : str, optional
@@ -1362,155 +1545,45 @@ def render(
     list of Path
         Every file written, ``manifest.json`` last.
     """
+    from .images import image_label
+
     config = load_config(config)
     layers = list(layers)
-    opts = config.render
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     if config_path is None and config.source and not config.source.startswith("<"):
         config_path = config.source
     config_path = os.fspath(config_path) if config_path is not None else None
-    from .images import image_label
-
-    label = image_label(image_name) if image_name is not None else None
-    ctext = _config_text(config)
-    cmap = opts["cmap"]
-    normalize = opts["normalize"]
-    centred = resolve_center(opts["center"], cmap)
-    dpi = int(opts["dpi"])
-    labels_on = bool(opts["labels"])
-    width = max(2, len(str(len(layers))))
-
-    grid_layers = [la for la in layers if not is_vector(la.output.shape)]
-    global_range = None
-    if grid_layers:
-        ranges = [_finite_range(la.output) for la in grid_layers]
-        global_range = (float(min(r[0] for r in ranges)), float(max(r[1] for r in ranges)))
-
-    written: list[Path] = []
-    input_files: list[str] = []
-    files_by_stage: dict[int, list[str]] = {}
-    overview_rows: list[_Row] = []
-    colors = colormap_colors(cmap, LEVELS)
-    k_over = min(5, int(opts["max_maps"]))
-
+    w = _Writer(
+        config=config,
+        out=out,
+        label=image_label(image_name) if image_name is not None else None,
+        config_text=_config_text(config),
+        width=max(2, len(str(len(layers)))),
+        global_range=run_range(layers),
+    )
     if image is not None:
-        img = np.asarray(image)
-        if img.ndim == 2:
-            img = img[:, :, None]
-        name = f"{0:0{width}d}_input.png"
-        title = f"{0:0{width}d} input · {_times(*img.shape)}"
-        sub = f"{label}" if label else "the input as the stack sees it"
-        sub += " · values 0 … 1"
-        if img.shape[2] in (1, 3):
-            pixels = _render_input(img, title, sub, scale=opts["scale"], labels=labels_on, dpi=dpi)
-            write_png(out / name, pixels, text=png_text(ctext, label, title=title, stage=name[:-4]), dpi=dpi)
-        else:
-            pic = render_grid(img, title=title, subtitle=sub, cmap="gray", limits=(0.0, 1.0),
-                              max_maps=opts["max_maps"], columns=opts["columns"], scale=opts["scale"],
-                              labels=labels_on, colorbar=opts["colorbar"], dpi=dpi)
-            write_png(out / name, pic.pixels, pic.palette,
-                      text=png_text(ctext, label, title=title, stage=name[:-4]), dpi=dpi)
-        written.append(out / name)
-        input_files.append(name)
-        gray = colormap_colors("gray", LEVELS)
-        if img.shape[2] in (1, 3):
-            tiles, names = [_input_rgb(img)], ["image"]
-        else:
-            sel = select_maps(img, k_over)
-            q = normalize_maps(img[:, :, sel], 0.0, 1.0)
-            tiles, names = [gray[q[:, :, j]] for j in range(len(sel))], [str(i) for i in sel]
-        overview_rows.append(_Row(f"{0:0{width}d} input", _times(*img.shape), label or "", tiles, names))
-
-    for i, layer in enumerate(layers):
-        y = layer.output
-        h, w, n = y.shape
-        stem = f"{layer.index:0{width}d}_{_UNSAFE.sub('_', layer.name)}"
-        files: list[str] = []
-        desc = describe_stage(layer)
-        if is_vector(y.shape):
-            vec = y.reshape(-1)
-            names = stage_labels(layers, i)
-            title = grid_title(layer.index, layer.name, layer.type, y.shape, width=width)
-            probs = layer.type == "softmax"
-            sub = desc or ("probabilities" if probs else "")
-            pixels = _bar_picture(vec, title if labels_on else "", sub if labels_on else "", names, probs, dpi)
-            write_png(out / f"{stem}.png", pixels, text=png_text(ctext, label, title=title, stage=stem), dpi=dpi)
-            note = f"{n} value{'s' if n != 1 else ''}"
-            overview_rows.append(_Row(f"{layer.index:0{width}d} {layer.name}", f"{layer.type} · {_times(*y.shape)}",
-                                      note, [], [], vector=vec, vector_labels=names))
-        else:
-            idx = select_maps(y, int(opts["max_maps"]))
-            title = grid_title(layer.index, layer.name, layer.type, y.shape, len(idx), n, width=width)
-            lo_all, hi_all = value_limits(y, normalize, center=centred, global_range=global_range)
-            scale_txt = _scale_text(normalize, centred, cmap, float(lo_all[0]), float(hi_all[0]))
-            sub = f"{desc} · {scale_txt}" if desc else scale_txt
-            pic = render_grid(y, title=title, subtitle=sub, cmap=cmap, normalize=normalize, center=centred,
-                              global_range=global_range, max_maps=int(opts["max_maps"]),
-                              columns=opts["columns"], scale=opts["scale"], labels=labels_on,
-                              colorbar=bool(opts["colorbar"]), dpi=dpi)
-            write_png(out / f"{stem}.png", pic.pixels, pic.palette,
-                      text=png_text(ctext, label, title=title, stage=stem), dpi=dpi)
-            # overview: the strongest few maps, same scaling as the grid
-            sel = select_maps(y, k_over)
-            q = normalize_maps(y[:, :, sel], lo_all[sel], hi_all[sel])
-            shown = f"{len(sel)} of {n} maps" if len(sel) < n else f"{n} map{'s' if n != 1 else ''}"
-            if normalize == "layer":
-                shown += f" · {_num(float(lo_all[0]))} … {_num(float(hi_all[0]))}"
-            overview_rows.append(_Row(f"{layer.index:0{width}d} {layer.name}", f"{layer.type} · {_times(*y.shape)}",
-                                      shown, [colors[q[:, :, j]] for j in range(len(sel))], [str(c) for c in sel]))
-        files.append(f"{stem}.png")
-        written.append(out / f"{stem}.png")
-        kernels = getattr(getattr(layer, "stage", None), "kernels", None)
-        if layer.type == "conv" and opts["filters"] and kernels is not None:
-            from .figures import filter_figure
-
-            fname = f"filters_{stem}.png"
-            ftitle = f"filters of {layer.index:0{width}d} {layer.name} (conv) · {_times(*kernels.shape)}"
-            fcmap = cmap if is_diverging(cmap) else "RdBu_r"
-            pixels = filter_figure(kernels, title=ftitle if labels_on else "", subtitle=desc if labels_on else "",
-                                   cmap=fcmap,
-                                   max_kernels=int(opts["max_maps"]), dpi=dpi)
-            write_png(out / fname, pixels, text=png_text(ctext, label, title=ftitle, stage=stem), dpi=dpi)
-            files.append(fname)
-            written.append(out / fname)
-        files_by_stage[layer.index] = files
-
-    other: list[str] = []
-    if opts["overview"] and overview_rows:
-        otitle = f"{config.name or (Path(config_path).stem if config_path else 'cnnviz')}" + (f" on {label}" if label else "")
-        osub = f"cmap {cmap} · normalize {normalize}" + (" · 0 at the centre" if centred else "") \
-            + f" · the {k_over} strongest maps of each stage"
-        cb = None
-        if normalize == "global" and global_range is not None and opts["colorbar"]:
-            lo_g, hi_g = value_limits(np.zeros((1, 1, 1)), "global", center=centred, global_range=global_range)
-            cb = (colors, float(lo_g[0]), float(hi_g[0]))
-        pixels = render_overview(overview_rows, title=otitle, subtitle=osub, dpi=dpi, colorbar=cb)
-        write_png(out / "overview.png", pixels, text=png_text(ctext, label, title=otitle, stage="overview"), dpi=dpi)
-        other.append("overview.png")
-        written.append(out / "overview.png")
-
+        w.input(np.asarray(image))
+    for i in range(len(layers)):
+        w.stage(layers, i)
+    if config.render["overview"] and w.rows:
+        w.overview(config_path)
     if save_arrays:
-        arrays = {f"{la.index:0{width}d}_{la.name}": la.output for la in layers}
-        with atomic_write(out / "activations.npz", "wb") as f:
-            np.savez(f, **arrays)
-        other.append("activations.npz")
-        written.append(out / "activations.npz")
+        w.arrays(layers)
 
     manifest_path = out / "manifest.json"
     stale = _previous_files(manifest_path)
-    manifest = build_manifest(config, layers, files_by_stage, input_files=input_files, other_files=other,
-                              image_name=image_name, image_shape=None if image is None else np.shape(image),
-                              config_path=config_path)
+    manifest = build_manifest(config, layers, w.stage_files, input_files=w.input_files,
+                              other_files=w.other_files, image_name=image_name,
+                              image_shape=None if image is None else np.shape(image), config_path=config_path)
     with atomic_write(manifest_path, "w", encoding="utf-8") as f:
         f.write(manifest_json(manifest))
-    written.append(manifest_path)
-    keep = set(manifest["files"])
-    for name in sorted(stale - keep):
+    w.written.append(manifest_path)
+    for name in sorted(stale - set(manifest["files"])):
         p = out / name
         try:
             if p.is_file() or p.is_symlink():
                 p.unlink()
         except OSError:
             pass
-    return written
+    return w.written
