@@ -102,6 +102,76 @@ def run(config: str, images: tuple[str, ...], outdir: str | None, cmap: str | No
 
 
 @main.command()
+@click.argument("configs", nargs=-1, required=True)
+@click.option("-i", "--image", "images", multiple=True, required=True, metavar="IMAGE",
+              help="Image file, folder, glob (quote it) or sample name (repeatable).")
+@click.option("-o", "--output", "outdir", default="cnnviz-batch", show_default=True, type=click.Path(file_okay=False),
+              help="Output folder: OUT/<config>/<image>/ and OUT/index.html.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Parallel workers [the machine's cores].")
+@click.option("--force", is_flag=True, help="Re-render outputs that are up to date.")
+@click.option("--shared-scale", is_flag=True,
+              help="One colour scale per stage across all images of a config, so they can be compared.")
+@click.option("--scheduler", metavar="tcp://HOST:PORT",
+              help="Run on an existing dask.distributed cluster (needs the [dask] extra).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE", help="Override a value in every config.")
+@click.option("--save-arrays", is_flag=True, help="Also write activations.npz for each output.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def batch(configs: tuple[str, ...], images: tuple[str, ...], outdir: str, jobs: int | None, force: bool,
+          shared_scale: bool, scheduler: str | None, overrides: tuple[str, ...], save_arrays: bool,
+          quiet: bool) -> None:
+    """Render many CONFIGS (files, folders, globs) on many images, in parallel.
+
+    Outputs that are up to date (same config, same image, same cnnviz version)
+    are skipped; one failing image does not stop the others. Writes an
+    index.html contact sheet at OUT.
+
+    \b
+    Example:
+        cnnviz batch configs/ -i chelsea -i camera -i 'photos/*.jpg' -o figures/ -j 2
+    """
+    from .batch import BatchRequest, run_batch
+
+    report = run_batch(
+        BatchRequest(list(configs), list(images), outdir, jobs=jobs, force=force, shared_scale=shared_scale,
+                     scheduler=scheduler, overrides=list(overrides), save_arrays=save_arrays),
+        progress=None if quiet else sys.stderr,
+    )
+    click.echo(report.summary())
+    for line in report.failures():
+        click.echo(f"Error: {line}", err=True)
+    if report.failed:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("config", type=_CONFIG)
+@click.argument("image")
+@click.option("-o", "--output", "outdir", type=click.Path(file_okay=False),
+              help="Output folder [cnnviz-out/<config>/<image>].")
+@click.option("--serve", is_flag=True, help="Also serve a page on 127.0.0.1 that shows the figures as they change.")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
+              help="Port for --serve (0: pick a free one).")
+@click.option("--poll", is_flag=True, help="Poll for changes instead of using watchfiles.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE", help="Override a config value.")
+def watch(config: str, image: str, outdir: str | None, serve: bool, port: int, poll: bool,
+          overrides: tuple[str, ...]) -> None:
+    """Re-render CONFIG on IMAGE whenever the config (or a filter file it names) is saved.
+
+    An invalid edit prints its error and keeps watching; the last good
+    figures stay in place. Stop with Ctrl-C.
+
+    \b
+    Example:
+        cnnviz watch configs/edges.yaml camera --serve
+    """
+    from .watch import WatchRequest, watch_command
+
+    code = watch_command(WatchRequest(config, image, outdir, serve=serve, port=port, poll=poll,
+                                      overrides=list(overrides)), out=sys.stdout, err=sys.stderr)
+    sys.exit(code)
+
+
+@main.command()
 @click.argument("configs", nargs=-1, required=True, type=_CONFIG)
 def validate(configs: tuple[str, ...]) -> None:
     """Check CONFIGs without running them: 'ok', or every error found.

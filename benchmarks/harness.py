@@ -1,0 +1,181 @@
+"""Timing, memory and checking helpers for ``benchmarks/run.py``.
+
+The machine is noisy, so candidates are compared inside one run: each round
+calls every candidate once, in an order rotated from round to round
+(interleaving), and a candidate's figure is the median of its rounds.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    """Seconds one call of ``fn`` takes (garbage collection off during the call), and its result."""
+    gc.collect()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        t0 = time.perf_counter()
+        result = fn()
+        dt = time.perf_counter() - t0
+    finally:
+        if enabled:
+            gc.enable()
+    return dt, result
+
+
+def interleaved(
+    candidates: dict[str, Callable[[], Any]],
+    repeats: int,
+    warmup: int = 1,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, list[float]]:
+    """Time every candidate ``repeats`` times, interleaved; return name -> seconds per round.
+
+    Each candidate is first called ``warmup`` times untimed.  In round ``r``
+    the candidates are called in their order rotated by ``r``, so that none
+    always runs first (after an idle period) or last.
+    """
+    names = list(candidates)
+    for name in names:
+        for _ in range(warmup):
+            candidates[name]()
+    times: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(repeats):
+        k = r % len(names)
+        for name in names[k:] + names[:k]:
+            dt, _ = timed(candidates[name])
+            times[name].append(dt)
+        if log:
+            log(f"    round {r + 1}/{repeats}: " + ", ".join(f"{n} {fmt_time(times[n][-1])}" for n in names))
+    return times
+
+
+def median(xs: Sequence[float]) -> float:
+    return float(statistics.median(xs))
+
+
+def command_times(
+    commands: dict[str, Callable[[], list[str]]],
+    repeats: int,
+    env: dict[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    warmup: int = 1,
+) -> tuple[dict[str, list[float]], dict[str, str]]:
+    """Wall time of whole processes, interleaved.  ``commands``: name -> function giving argv.
+
+    Returns (name -> seconds per round, name -> error text for a command that failed).
+    """
+    errors: dict[str, str] = {}
+
+    def once(name: str) -> float:
+        argv = commands[name]()
+        t0 = time.perf_counter()
+        p = subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        dt = time.perf_counter() - t0
+        if p.returncode != 0:
+            errors.setdefault(name, f"exit {p.returncode}: {p.stderr.decode(errors='replace').strip()[-500:]}")
+        return dt
+
+    names = list(commands)
+    for name in names:
+        for _ in range(warmup):
+            once(name)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(repeats):
+        k = r % len(names)
+        for name in names[k:] + names[:k]:
+            times[name].append(once(name))
+    return times, errors
+
+
+def measure_memory(candidate: str, h: int, w: int, channels: int, timeout: float = 900) -> dict[str, Any]:
+    """Run ``memory_child.py`` in a fresh interpreter; its JSON report (or ``{"error": ...}``)."""
+    argv = [sys.executable, str(HERE / "memory_child.py"), candidate, str(h), str(w), str(channels)]
+    env = dict(os.environ)
+    env.setdefault("MPLBACKEND", "Agg")
+    try:
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:.0f} s"}
+    if p.returncode != 0:
+        return {"error": (p.stderr.strip().splitlines() or [f"exit {p.returncode}"])[-1]}
+    try:
+        return json.loads(p.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return {"error": f"unreadable report: {p.stdout[-300:]!r}"}
+
+
+def max_rel_error(refs: Sequence[Any], outs: Sequence[Any]) -> float:
+    """Largest ``max|ref - out| / max|out|`` over paired stage outputs (shapes must match)."""
+    import numpy as np
+
+    if len(refs) != len(outs):
+        raise AssertionError(f"{len(refs)} stage outputs vs {len(outs)}")
+    worst = 0.0
+    for i, (a, b) in enumerate(zip(refs, outs)):
+        a = np.asarray(a, dtype=np.float64)
+        b = np.asarray(b, dtype=np.float64)
+        if a.shape != b.shape:
+            raise AssertionError(f"stage {i + 1}: shape {a.shape} vs cnnviz {b.shape}")
+        scale = float(np.abs(b).max()) or 1.0
+        worst = max(worst, float(np.abs(a - b).max()) / scale)
+    return worst
+
+
+# ---------------------------------------------------------------------------
+# Formatting
+
+
+def fmt_time(s: float | None) -> str:
+    if s is None:
+        return "—"
+    if s >= 1:
+        return f"{s:.2f} s"
+    if s >= 1e-3:
+        return f"{s * 1e3:.1f} ms" if s < 0.1 else f"{s * 1e3:.0f} ms"
+    return f"{s * 1e6:.0f} µs"
+
+
+def fmt_bytes(b: float | None) -> str:
+    if b is None:
+        return "—"
+    if b >= 1 << 30:
+        return f"{b / (1 << 30):.2f} GiB"
+    return f"{b / (1 << 20):.0f} MiB"
+
+
+def fmt_ratio(r: float | None) -> str:
+    if r is None:
+        return "—"
+    if r >= 100:
+        return f"{r:.0f}×"
+    if r >= 10:
+        return f"{r:.1f}×"
+    return f"{r:.2f}×"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], markdown: bool = False) -> str:
+    """A plain-text (or Markdown) table."""
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(str(h)) for i, h in enumerate(headers)]
+    if markdown:
+        lines = ["| " + " | ".join(str(h) for h in headers) + " |", "|" + "|".join(" --- " for _ in headers) + "|"]
+        lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+        return "\n".join(lines)
+    line = "  ".join("-" * w for w in widths)
+    out = ["  ".join(str(h).ljust(w) for h, w in zip(headers, widths)), line]
+    for r in rows:
+        out.append("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
+    return "\n".join(out)

@@ -1,0 +1,867 @@
+#!/usr/bin/env python
+"""cnnviz benchmarks: speed and memory side by side with the tools it replaces.
+
+    python benchmarks/run.py                 # full run (several minutes), prints the tables
+    python benchmarks/run.py --quick         # CI smoke mode: every row once, small sizes, < 1 min
+    python benchmarks/run.py --json out.json --markdown out.md
+    python benchmarks/run.py --rows 1,4      # some rows only
+    python benchmarks/run.py --profile       # also cProfile cnnviz.run on rows 1-3
+
+Rows (issue 4):
+
+1. NumPyCNN's stack on ``chelsea`` (gray 300×451): cnnviz (``cnnviz.run`` on a
+   config dict, and the array operations directly) vs NumPyCNN's Python loops,
+   NumPy ``sliding_window_view`` + ``tensordot``, ``scipy.ndimage.correlate``
+   and PyTorch CPU.
+2. gray 1024×1024, conv 16×3×3 → relu → pool → conv 32×3×3 → relu → pool →
+   conv 64×5×5: cnnviz vs PyTorch, tensordot, ``scipy.signal.correlate2d``;
+   GFLOP/s per conv stage against this machine's float32 matmul peak.
+3. the same stack on RGB 2048×2048: times, per-stage GFLOP/s, and the peak
+   memory of fresh processes that keep every stage's output (and that stream).
+4. one grid of 64 maps of 256×256 to PNG: cnnviz's renderer vs matplotlib
+   ``subplots`` + ``imshow`` (and a composed array saved by Pillow).
+5. whole processes: ``cnnviz --help`` and ``cnnviz run configs/numpycnn.yaml
+   chelsea`` vs ``python -c pass`` (and ``import numpy``, ``import matplotlib.pyplot``).
+
+Method: candidates of a row are timed interleaved (each round calls each
+candidate once, in a rotated order) after one untimed warm-up call, and the
+figure is the median over rounds; ratios compare medians from the same run.
+Before any reference is timed its outputs (every stage) are compared with
+cnnviz's: a reference that disagrees (max |diff| / max |cnnviz| > 1e-4) is
+not timed and the run exits with status 1.  PyTorch is optional: without it
+its rows say "skipped".  No timing is asserted anywhere: the exit status is
+0 whether or not a target is met.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(1, str(ROOT))
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import numpy as np  # noqa: E402
+
+import harness as H  # noqa: E402
+import references as R  # noqa: E402
+import stacks as S  # noqa: E402
+
+TOLERANCE = 1e-4
+GiB = 1 << 30
+
+
+class Mismatch(Exception):
+    """A reference does not compute what cnnviz computes."""
+
+
+class Bench:
+    """Run-wide settings, the log and the collected results."""
+
+    def __init__(self, quick: bool, repeats: int | None, verbose: bool) -> None:
+        self.quick = quick
+        self.repeats = repeats
+        self.verbose = verbose
+        self.rows: list[dict[str, Any]] = []
+        self.failures: list[str] = []
+        self.matmul: dict[str, Any] | None = None
+        ok, info = R.torch_available()
+        self.torch = R.torch_setup() if ok else None
+        self.torch_note = info
+        self.tmp = Path(tempfile.mkdtemp(prefix="cnnviz-bench-"))
+
+    def reps(self, full: int) -> int:
+        """Rounds for a measurement: ``full`` in full mode, 1 in quick mode, or --repeats."""
+        if self.repeats:
+            return self.repeats
+        return 1 if self.quick else full
+
+    def log(self, msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    def vlog(self, msg: str) -> None:
+        if self.verbose:
+            self.log(msg)
+
+    def check(self, row: dict, name: str, outs: list, ref: list, tol: float = TOLERANCE) -> bool:
+        """Compare a candidate's stage outputs with cnnviz's; record the error; False on mismatch."""
+        try:
+            err = H.max_rel_error(outs, ref)
+        except AssertionError as e:
+            err, detail = float("inf"), str(e)
+        else:
+            detail = ""
+        row.setdefault("checks", {})[name] = err
+        if not err <= tol:
+            msg = f"row {row['id']}: {name} disagrees with cnnviz (max rel. error {err:.2e} > {tol:g}) {detail}"
+            self.failures.append(msg)
+            row["notes"].append("MISMATCH — not timed: " + msg)
+            self.log("  " + msg)
+            return False
+        self.vlog(f"  check {name}: max rel. error {err:.1e}")
+        return True
+
+
+def new_row(rid: int, key: str, title: str) -> dict[str, Any]:
+    return {"id": rid, "key": key, "title": title, "candidates": [], "stages": [], "targets": [],
+            "notes": [], "memory": [], "checks": {}, "error": None}
+
+
+def add_candidate(row: dict, name: str, times: list[float] | None, *, flops: float | None = None,
+                  note: str = "", base: str | None = None) -> dict[str, Any]:
+    c: dict[str, Any] = {"name": name, "times": times, "note": note, "median": None, "best": None}
+    if times:
+        c["median"] = H.median(times)
+        c["best"] = min(times)
+        c["rounds"] = len(times)
+        if flops:
+            c["gflops"] = flops / c["median"] / 1e9
+    row["candidates"].append(c)
+    return c
+
+
+def finish_ratios(row: dict, base: str) -> None:
+    """ratio = candidate median ÷ ``base`` median (> 1: the candidate is slower than cnnviz)."""
+    b = next((c for c in row["candidates"] if c["name"] == base), None)
+    row["ratio_base"] = base
+    for c in row["candidates"]:
+        c["ratio"] = c["median"] / b["median"] if b and b["median"] and c["median"] else None
+
+
+def median_of(row: dict, name: str) -> float | None:
+    c = next((c for c in row["candidates"] if c["name"] == name), None)
+    return c["median"] if c else None
+
+
+def target(row: dict, text: str, value: float | None, ok: bool | None, shown: str, note: str = "") -> None:
+    row["targets"].append({"target": text, "value": value, "met": ok, "measured": shown, "note": note})
+
+
+# ---------------------------------------------------------------------------
+# Helpers shared by rows 1-3
+
+
+def ops_stack(stack: list[tuple]) -> Callable[[np.ndarray], list[np.ndarray]]:
+    """The stack through cnnviz.operations directly (no config, no planning)."""
+    from cnnviz import operations as ops
+
+    def conv(x: np.ndarray, k: np.ndarray) -> np.ndarray:
+        return ops.conv2d(x, k)
+
+    def pool(x: np.ndarray, size: int) -> np.ndarray:
+        return ops.pool2d(x, mode="max", size=(size, size))
+
+    return lambda x: R.run_stack(x, stack, conv, ops.relu, pool)
+
+
+def run_recorder(cfg: Any, img: np.ndarray, sink: list) -> Callable[[], list]:
+    """``cnnviz.run(cfg, img)``, remembering each call's per-stage seconds."""
+    import cnnviz
+
+    def call() -> list:
+        layers = cnnviz.run(cfg, img)
+        sink.append([la.seconds for la in layers])
+        return layers
+
+    return call
+
+
+def stage_breakdown(row: dict, planned: list, sink: list, total: float | None) -> None:
+    """Median seconds per stage inside cnnviz.run, and what the run spends outside the stages."""
+    if not sink or total is None:
+        return
+    base = next((c for c in row["candidates"] if c["name"].startswith("cnnviz.run")), None)
+    rounds = len(base["times"] or []) if base else 0
+    per = np.median(np.array(sink[-rounds:] if rounds else sink), axis=0)
+    row["run_breakdown"] = {
+        "stages": [{"name": ps.name, "type": ps.type, "seconds": float(s)} for ps, s in zip(planned, per)],
+        "outside_stages": float(total - per.sum()),
+        "total": total,
+    }
+
+
+def torch_outs(ts: list) -> list[np.ndarray]:
+    return [R.from_torch(t) for t in ts]
+
+
+def time_stages(b: Bench, row: dict, stack: list[tuple], inputs: list[np.ndarray], flops: list[int],
+                repeats: int, with_tensordot: bool = True) -> None:
+    """GFLOP/s of every conv stage alone: cnnviz.operations.conv2d, torch conv2d, tensordot."""
+    from cnnviz import operations as ops
+
+    convs = [st for st in stack if st[0] == "conv"]
+    for i, (st, x, fl) in enumerate(zip(convs, inputs, flops)):
+        k = st[1]
+        cands: dict[str, Callable[[], Any]] = {"cnnviz": lambda x=x, k=k: ops.conv2d(x, k)}
+        if b.torch is not None:
+            xt = R.to_torch(x)
+            kt = b.torch.from_numpy(np.ascontiguousarray(k.transpose(0, 3, 1, 2)))
+
+            def tconv(xt: Any = xt, kt: Any = kt) -> Any:
+                with b.torch.inference_mode():
+                    return R.torch_conv(xt, kt)
+
+            cands["torch"] = tconv
+        if with_tensordot:
+            cands["tensordot"] = lambda x=x, k=k: R.tensordot_conv(x, k)
+        b.vlog(f"  stage conv{i + 1} {x.shape} x {k.shape}")
+        times = H.interleaved(cands, repeats, log=b.vlog)
+        n, kh, kw, c = k.shape
+        entry: dict[str, Any] = {
+            "stage": f"conv{i + 1}",
+            "input": list(x.shape),
+            "kernels": [n, kh, kw, c],
+            "gflop": fl / 1e9,
+        }
+        for name, ts in times.items():
+            med = H.median(ts)
+            entry[name] = {"median": med, "best": min(ts), "gflops": fl / med / 1e9}
+        row["stages"].append(entry)
+
+
+# ---------------------------------------------------------------------------
+# Row 0: the machine's matrix-multiply peak
+
+
+def matmul_peak(b: Bench) -> dict[str, Any]:
+    n = 1024 if b.quick else 2048
+    rng = np.random.default_rng(0)
+    a = rng.random((n, n), dtype=np.float32)
+    c = rng.random((n, n), dtype=np.float32)
+    times = H.interleaved({"matmul": lambda: a @ c}, b.reps(15), warmup=2)["matmul"]
+    flop = 2 * n**3
+    res = {"n": n, "median": H.median(times), "best": min(times), "times": times,
+           "gflops_median": flop / H.median(times) / 1e9, "gflops_best": flop / min(times) / 1e9}
+    b.matmul = res
+    return res
+
+
+# ---------------------------------------------------------------------------
+# Row 1
+
+
+def row_numpycnn(b: Bench) -> dict[str, Any]:
+    import cnnviz
+    import cnnviz.pipeline as P
+
+    row = new_row(1, "numpycnn", "")
+    cfg = S.numpycnn_config()
+    config = cnnviz.load_config(cfg)
+    img = cnnviz.load_image("chelsea", config)
+    if b.quick:
+        img = np.ascontiguousarray(img[:120, :180])
+    h, w, c = img.shape
+    row["title"] = f"NumPyCNN's stack on chelsea, gray {h}×{w} (configs/numpycnn.yaml)"
+    planned = P.plan(config, img.shape)
+    stack = S.stack_from_plan(planned)
+    flops = R.conv_flops(stack, img.shape)
+    row["gflop"] = sum(flops) / 1e9
+
+    sink: list = []
+    ops_fn = ops_stack(stack)
+    cands: dict[str, Callable[[], Any]] = {
+        "cnnviz.run (config dict)": run_recorder(cfg, img, sink),
+        "cnnviz operations": lambda: ops_fn(img),
+    }
+    ref = [la.output for la in cnnviz.run(cfg, img)]
+    if not b.check(row, "cnnviz operations", ops_fn(img), ref):
+        del cands["cnnviz operations"]
+    refs: dict[str, Callable[[], Any]] = {
+        "NumPy sliding_window_view + tensordot": lambda: R.tensordot_stack(img, stack),
+        "scipy.ndimage.correlate": lambda: R.ndimage_stack(img, stack),
+    }
+    for name, fn in refs.items():
+        if b.check(row, name, fn(), ref):
+            cands[name] = fn
+    if b.torch is not None:
+        xt, tstack = R.to_torch(img), R.torch_kernels(stack)
+        fn = lambda: R.torch_stack(xt, tstack)  # noqa: E731
+        if b.check(row, "PyTorch CPU float32", torch_outs(fn()), ref):
+            cands["PyTorch CPU float32"] = fn
+    else:
+        row["notes"].append(f"PyTorch skipped: {b.torch_note}")
+
+    # The loop reference: checked on a crop first (it takes seconds), then timed on its own.
+    crop = np.ascontiguousarray(img[:64, :80])
+    loop_ok = b.check(row, "NumPyCNN loops", R.loop_stack(crop, stack), [la.output for la in cnnviz.run(cfg, crop)])
+
+    b.log(f"  timing {len(cands)} candidates x {b.reps(21)} rounds")
+    times = H.interleaved(cands, b.reps(21), log=b.vlog)
+    loop_times = None
+    if loop_ok:
+        n_loop = b.reps(3)
+        b.log(f"  timing NumPyCNN loops x {n_loop} (the full stack, not extrapolated)")
+        loop_times = []
+        for _ in range(n_loop):
+            dt, outs = H.timed(lambda: R.loop_stack(img, stack))
+            loop_times.append(dt)
+        b.check(row, "NumPyCNN loops (full image)", outs, ref)
+    for name, ts in times.items():
+        add_candidate(row, name, ts, flops=sum(flops))
+    if loop_ok:
+        add_candidate(row, "NumPyCNN loops (Python, float64)", loop_times, flops=sum(flops),
+                      note="full stack timed, no extrapolation")
+    finish_ratios(row, "cnnviz.run (config dict)")
+    stage_breakdown(row, planned, sink, median_of(row, "cnnviz.run (config dict)"))
+
+    run_t = median_of(row, "cnnviz.run (config dict)")
+    ops_t = median_of(row, "cnnviz operations")
+    loop_t = median_of(row, "NumPyCNN loops (Python, float64)")
+    torch_t = median_of(row, "PyTorch CPU float32")
+    if loop_t and run_t:
+        r = loop_t / run_t
+        extra = f"; operations alone {loop_t / ops_t:.0f}×" if ops_t else ""
+        target(row, "≥ 400× faster than NumPyCNN's loops", r, r >= 400, f"{r:.0f}× faster{extra}")
+    if torch_t and run_t:
+        r = run_t / torch_t
+        extra = f"; operations alone {ops_t / torch_t:.2f}×" if ops_t else ""
+        target(row, "within 1.5× of PyTorch", r, r <= 1.5, f"cnnviz ÷ torch = {r:.2f}×{extra}")
+    else:
+        target(row, "within 1.5× of PyTorch", None, None, "skipped (no torch)")
+    return row
+
+
+# ---------------------------------------------------------------------------
+# Rows 2 and 3
+
+
+def row_deep(b: Bench, rid: int, channels: int) -> dict[str, Any]:
+    import cnnviz
+    import cnnviz.pipeline as P
+
+    color = "rgb" if channels == 3 else "gray"
+    size = (128 if channels == 1 else 192) if b.quick else (1024 if channels == 1 else 2048)
+    row = new_row(rid, f"deep_{color}", "")
+    row["title"] = (f"{'RGB' if channels == 3 else 'gray'} {size}×{size}: conv 16×3×3 → relu → pool 2 → "
+                    f"conv 32×3×3 → relu → pool 2 → conv 64×5×5")
+    cfg = S.spec_config(S.DEEP_SPEC, color)
+    config = cnnviz.load_config(cfg)
+    img = S.random_image(size, size, channels)
+    planned = P.plan(config, img.shape)
+    stack = S.stack_from_plan(planned)
+    flops = R.conv_flops(stack, img.shape)
+    row["gflop"] = sum(flops) / 1e9
+
+    sink: list = []
+    base = "cnnviz.run (config dict)"
+    cands: dict[str, Callable[[], Any]] = {base: run_recorder(cfg, img, sink)}
+    ref = [la.output for la in cnnviz.run(cfg, img)]
+    if b.torch is not None:
+        xt, tstack = R.to_torch(img), R.torch_kernels(stack)
+        fn = lambda: R.torch_stack(xt, tstack)  # noqa: E731
+        if b.check(row, "PyTorch CPU float32", torch_outs(fn()), ref):
+            cands["PyTorch CPU float32"] = fn
+    else:
+        row["notes"].append(f"PyTorch skipped: {b.torch_note}")
+    td = lambda: R.tensordot_stack(img, stack)  # noqa: E731
+    if b.check(row, "NumPy sliding_window_view + tensordot", td(), ref):
+        cands["NumPy sliding_window_view + tensordot"] = td
+
+    rounds = b.reps(9 if channels == 1 else 5)
+    b.log(f"  timing {len(cands)} candidates x {rounds} rounds")
+    times = H.interleaved(cands, rounds, log=b.vlog)
+    for name, ts in times.items():
+        add_candidate(row, name, ts, flops=sum(flops))
+
+    if channels == 1:
+        # scipy.signal.correlate2d: checked on a crop, then the whole stack timed once (≈ 14 s).
+        crop = np.ascontiguousarray(img[:48, :48])
+        if b.check(row, "scipy.signal.correlate2d", R.signal_stack(crop, stack),
+                   [la.output for la in cnnviz.run(cfg, crop)]):
+            b.log("  timing scipy.signal.correlate2d once (the full stack, not extrapolated)")
+            dt, outs = H.timed(lambda: R.signal_stack(img, stack))
+            b.check(row, "scipy.signal.correlate2d (full image)", outs, ref)
+            add_candidate(row, "scipy.signal.correlate2d", [dt], flops=sum(flops),
+                          note="timed once (full stack, no extrapolation)")
+    finish_ratios(row, base)
+    stage_breakdown(row, planned, sink, median_of(row, base))
+
+    # Per-stage GFLOP/s: each conv alone, on cnnviz's own input for that stage.
+    conv_at = [i for i, st in enumerate(stack) if st[0] == "conv"]
+    inputs = [img if i == 0 else ref[i - 1] for i in conv_at]
+    b.log("  timing each conv stage alone")
+    time_stages(b, row, stack, inputs, flops, b.reps(7 if channels == 1 else 3))
+
+    # Targets.
+    run_t, torch_t = median_of(row, base), median_of(row, "PyTorch CPU float32")
+    limit = 1.5 if channels == 1 else 1.2
+    if torch_t and run_t:
+        r = run_t / torch_t
+        target(row, f"within {limit}× of PyTorch", r, r <= limit, f"cnnviz ÷ torch = {r:.2f}×")
+    else:
+        target(row, f"within {limit}× of PyTorch", None, None, "skipped (no torch)")
+
+    if channels == 3:
+        memory_rows(b, row, size, channels)
+    return row
+
+
+def memory_rows(b: Bench, row: dict, size: int, channels: int) -> None:
+    names = ["cnnviz-keep", "cnnviz-stream", "tensordot-keep"]
+    if b.torch is not None:
+        names[2:2] = ["torch-keep", "torch-stream"]
+    b.log(f"  peak memory, one fresh process each: {', '.join(names)}")
+    res = {n: H.measure_memory(n, size, size, channels) for n in names}
+    for n in names:
+        r = res[n]
+        r.setdefault("candidate", n)
+        row["memory"].append(r)
+        if "error" in r:
+            b.failures.append(f"row 3 memory {n}: {r['error']}")
+    keep, stream, tkeep = (res.get(n, {}).get("delta") for n in ("cnnviz-keep", "cnnviz-stream", "torch-keep"))
+    scale = " (quick sizes: verdict not meaningful)" if b.quick else ""
+    if keep and tkeep:
+        target(row, "peak memory keeping every stage ≤ PyTorch's", keep / tkeep, keep <= tkeep,
+               f"cnnviz {H.fmt_bytes(keep)} vs torch {H.fmt_bytes(tkeep)} ({keep / tkeep:.2f}×){scale}")
+    elif keep:
+        target(row, "peak memory keeping every stage ≤ PyTorch's", None, None,
+               f"cnnviz {H.fmt_bytes(keep)}; torch skipped")
+    if stream:
+        target(row, "streaming peak memory < 0.6 GiB", stream / GiB, stream < 0.6 * GiB,
+               f"{H.fmt_bytes(stream)}{scale}")
+
+
+# ---------------------------------------------------------------------------
+# Row 4
+
+
+def grid_maps(size: int, n: int) -> np.ndarray:
+    """``n`` realistic feature maps of ``size``²: skimage's camera through random 3×3 kernels."""
+    from skimage import data
+
+    from cnnviz import operations as ops
+
+    cam = data.camera().astype(np.float32) / 255
+    step = max(1, cam.shape[0] // size)
+    img = np.ascontiguousarray(cam[::step, ::step][:size, :size, None])
+    k = np.random.default_rng(3).standard_normal((n, 3, 3, 1)).astype(np.float32)
+    return ops.conv2d(img, k, padding="same")
+
+
+def cnnviz_grid_writer() -> tuple[Callable[[np.ndarray, Path], Any] | None, str]:
+    """cnnviz's public "one grid of maps to PNG", whatever it is called now."""
+    import importlib
+
+    try:
+        # Not ``from cnnviz import render``: the package's lazy attribute ``render`` is the function.
+        RD = importlib.import_module("cnnviz.render")
+    except Exception as e:  # pragma: no cover - renderer mid-rewrite
+        return None, f"cnnviz.render does not import: {e}"
+    if hasattr(RD, "render_grid"):
+        from cnnviz.pngio import write_png
+
+        def write(maps: np.ndarray, path: Path) -> Any:
+            pic = RD.render_grid(maps, title=f"bench · {maps.shape[2]} maps", cmap="gray")
+            write_png(path, pic.pixels, pic.palette)
+            return pic
+
+        return write, "cnnviz.render.render_grid + cnnviz.pngio.write_png (palette PNG)"
+    for name in ("write_grid", "compose_grid_png"):
+        if hasattr(RD, name):
+            f = getattr(RD, name)
+            return (lambda maps, path: f(maps, path)), f"cnnviz.render.{name}"
+    return None, "TODO: no public grid-to-PNG function in cnnviz.render yet"
+
+
+def row_grid(b: Bench) -> dict[str, Any]:
+    from PIL import Image
+
+    size, n = (64, 16) if b.quick else (256, 64)
+    row = new_row(4, "grid", f"one grid of {n} maps of {size}×{size} to PNG")
+    maps = grid_maps(size, n)
+    out = b.tmp / "grid"
+    out.mkdir(exist_ok=True)
+    write, how = cnnviz_grid_writer()
+    row["notes"].append(f"cnnviz: {how}")
+    cands: dict[str, Callable[[], Any]] = {}
+    ref01 = R.normalize_per_map(maps.astype(np.float64))
+    base = "cnnviz renderer"
+    if write is not None:
+        pic = write(maps, out / "cnnviz.png")
+        if hasattr(pic, "layout"):
+            im = Image.open(out / "cnnviz.png")
+            idx = np.asarray(im)
+            pal = np.asarray(im.getpalette()[: 256 * 3], np.uint8).reshape(-1, 3)
+            s = pic.layout.scale
+            tiles = []
+            for j, ch in enumerate(pic.indices):
+                t, l, bt, r = pic.layout.tile_box(j)
+                tiles.append(pal[idx[t:bt:s, l:r:s]][..., 0].astype(np.float64) / 255)
+            got = np.stack(tiles, axis=2)
+            err = float(np.abs(got - ref01[:, :, pic.indices]).max())
+            row["checks"]["cnnviz renderer"] = err * 255
+            if err * 255 > 2.0:
+                b.failures.append(f"row 4: cnnviz grid tiles differ from the maps by {err * 255:.1f} gray levels")
+        cands[base] = lambda: write(maps, out / "cnnviz.png")
+    else:
+        row["notes"].append("TODO: cnnviz grid row not measured (no grid API)")
+    composed = R.pillow_grid(maps, out / "pillow.png")
+    back = np.asarray(Image.open(out / "pillow.png"), np.float64) / 255
+    err = float(np.abs(back[:size, :size] - ref01[:, :, 0]).max()) * 255
+    row["checks"]["one composed array + Pillow 'L' PNG"] = err
+    assert composed.shape == back.shape
+    cands["one composed array + Pillow 'L' PNG"] = lambda: R.pillow_grid(maps, out / "pillow.png")
+    fig = R.matplotlib_grid(maps, out / "mpl.png")
+    same = all(np.array_equal(np.asarray(ax.images[0].get_array()), maps[:, :, i])
+               for i, ax in enumerate(fig.axes[:n]))
+    row["checks"]["matplotlib subplots + imshow + savefig"] = 0.0 if same else float("inf")
+    if not same:
+        b.failures.append("row 4: matplotlib reference does not show the maps")
+    cands["matplotlib subplots + imshow + savefig"] = lambda: R.matplotlib_grid(maps, out / "mpl.png")
+
+    rounds = b.reps(9)
+    b.log(f"  timing {len(cands)} candidates x {rounds} rounds")
+    times = H.interleaved(cands, rounds, log=b.vlog)
+    for name, ts in times.items():
+        add_candidate(row, name, ts)
+    for name, fname in ((base, "cnnviz.png"), ("one composed array + Pillow 'L' PNG", "pillow.png"),
+                        ("matplotlib subplots + imshow + savefig", "mpl.png")):
+        c = next((c for c in row["candidates"] if c["name"] == name), None)
+        if c and (out / fname).exists():
+            with Image.open(out / fname) as im:
+                c["note"] = f"{im.size[0]}×{im.size[1]} {im.mode}, {(out / fname).stat().st_size / 1e6:.2f} MB"
+    finish_ratios(row, base)
+    t = median_of(row, base)
+    mpl = median_of(row, "matplotlib subplots + imshow + savefig")
+    if t:
+        target(row, "under 0.1 s", t, t < 0.1, H.fmt_time(t))
+        if mpl:
+            target(row, "≥ 9× faster than matplotlib", mpl / t, mpl / t >= 9, f"{mpl / t:.1f}× faster")
+    else:
+        target(row, "under 0.1 s", None, None, "TODO: grid API missing")
+    return row
+
+
+# ---------------------------------------------------------------------------
+# Row 5
+
+
+def cnnviz_command() -> list[str]:
+    """The installed ``cnnviz`` console script next to this interpreter (not a shell shim)."""
+    beside = Path(sys.executable).parent / "cnnviz"
+    if beside.exists():
+        return [str(beside)]
+    found = shutil.which("cnnviz")
+    if found:
+        return [found]
+    return [sys.executable, "-c", "import sys; from cnnviz.cli import main; sys.exit(main())"]
+
+
+def row_process(b: Bench) -> dict[str, Any]:
+    row = new_row(5, "process", "whole process, wall time (subprocess)")
+    py = sys.executable
+    exe = cnnviz_command()
+    row["notes"].append(f"cnnviz command: {' '.join(exe)}")
+    runs = b.tmp / "runs"
+    runs.mkdir(exist_ok=True)
+    counter = iter(range(10**6))
+    last_out: list[Path] = []
+
+    def run_argv() -> list[str]:
+        d = runs / f"out{next(counter)}"
+        last_out.append(d)
+        return exe + ["run", str(S.NUMPYCNN_YAML), "chelsea", "-o", str(d)]
+
+    cmds: dict[str, Callable[[], list[str]]] = {
+        "python -c pass": lambda: [py, "-c", "pass"],
+        "python -c 'import numpy'": lambda: [py, "-c", "import numpy"],
+        "python -c 'import matplotlib.pyplot'": lambda: [py, "-c", "import matplotlib.pyplot"],
+        "cnnviz --help": lambda: exe + ["--help"],
+        "cnnviz run configs/numpycnn.yaml chelsea": run_argv,
+    }
+    env = dict(os.environ, MPLBACKEND="Agg")
+    rounds = b.reps(9)
+    b.log(f"  timing {len(cmds)} commands x {rounds} rounds")
+    times, errors = H.command_times(cmds, rounds, env=env, cwd=b.tmp, warmup=0 if b.quick else 1)
+    for name, err in errors.items():
+        b.failures.append(f"row 5: {name}: {err}")
+        row["notes"].append(f"FAILED {name}: {err}")
+    for name, ts in times.items():
+        add_candidate(row, name, ts)
+    if last_out and last_out[-1].exists():
+        files = sorted(p.name for p in last_out[-1].iterdir())
+        c = next(c for c in row["candidates"] if c["name"].startswith("cnnviz run"))
+        c["note"] = f"{len(files)} files written ({sum(f.endswith('.png') for f in files)} PNG)"
+    finish_ratios(row, "python -c pass")
+    h = median_of(row, "cnnviz --help")
+    r = median_of(row, "cnnviz run configs/numpycnn.yaml chelsea")
+    if h:
+        target(row, "cnnviz --help under 0.15 s", h, h < 0.15 and "cnnviz --help" not in errors, H.fmt_time(h))
+    if r:
+        ok = r < 1.0 and not any(k.startswith("cnnviz run") for k in errors)
+        target(row, "cnnviz run numpycnn chelsea under 1.0 s", r, ok, H.fmt_time(r))
+    return row
+
+
+# ---------------------------------------------------------------------------
+# Profiles
+
+
+def profiles(b: Bench) -> list[dict[str, Any]]:
+    """cProfile of cnnviz.run on the inputs of rows 1-3: the functions that take the time."""
+    import cProfile
+    import pstats
+
+    import cnnviz
+
+    cases = []
+    cfg = S.numpycnn_config()
+    img = cnnviz.load_image("chelsea", cnnviz.load_config(cfg))
+    cases.append(("row 1 numpycnn chelsea", cfg, img, 20))
+    for rid, ch in ((2, 1), (3, 3)):
+        size = (128 if ch == 1 else 192) if b.quick else (1024 if ch == 1 else 2048)
+        cases.append((f"row {rid} {size}² {'rgb' if ch == 3 else 'gray'}",
+                      S.spec_config(S.DEEP_SPEC, "rgb" if ch == 3 else "gray"),
+                      S.random_image(size, size, ch), 3 if ch == 1 else 1))
+    out = []
+    for name, cfg, img, n in cases:
+        cnnviz.run(cfg, img)
+        prof = cProfile.Profile()
+        for _ in range(n):
+            prof.runcall(cnnviz.run, cfg, img)
+        st = pstats.Stats(prof)
+        total = st.total_tt / n  # type: ignore[attr-defined]
+        rows = []
+        for (fname, line, func), (cc, nc, tt, ct, _) in st.stats.items():  # type: ignore[attr-defined]
+            where = f"{Path(fname).name}:{line}({func})" if fname != "~" else func
+            rows.append({"function": where, "calls": nc / n, "tottime": tt / n, "cumtime": ct / n})
+        rows.sort(key=lambda r: -r["tottime"])
+        out.append({"case": name, "calls": n, "seconds_per_call": total, "top": rows[:15]})
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Report
+
+
+def meta(b: Bench) -> dict[str, Any]:
+    import cnnviz
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = None
+    try:
+        with open("/proc/meminfo") as f:
+            mem = int(f.readline().split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    versions = {"python": platform.python_version(), "numpy": np.__version__, "cnnviz": cnnviz.__version__}
+    for mod in ("scipy", "matplotlib", "PIL"):
+        try:
+            versions[mod] = __import__(mod).__version__
+        except Exception:
+            versions[mod] = None
+    blas = None
+    try:
+        cfg = np.show_config(mode="dicts")  # type: ignore[call-arg]
+        blas = f"{cfg['Build Dependencies']['blas']['name']} {cfg['Build Dependencies']['blas']['version']}"
+    except Exception:
+        pass
+    versions["torch"] = b.torch.__version__ if b.torch is not None else None
+    return {
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "mode": "quick" if b.quick else "full",
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_bytes": mem,
+        "platform": platform.platform(),
+        "versions": versions,
+        "blas": blas,
+        "torch_threads": b.torch.get_num_threads() if b.torch is not None else None,
+        "torch_note": None if b.torch is not None else b.torch_note,
+        "thread_env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+                       if k in os.environ},
+    }
+
+
+def report(b: Bench, info: dict[str, Any], md: bool) -> str:
+    out: list[str] = []
+    v = info["versions"]
+    head = (f"cnnviz {v['cnnviz']} benchmarks · {info['mode']} mode · {info['date']}\n"
+            f"{info['cpu']}, {info['cores']} cores"
+            + (f", {info['memory_bytes'] / GiB:.0f} GiB" if info["memory_bytes"] else "")
+            + f" · Python {v['python']}, NumPy {v['numpy']} ({info['blas']}), SciPy {v['scipy']}, "
+            f"matplotlib {v['matplotlib']}, Pillow {v['PIL']}, "
+            + (f"PyTorch {v['torch']} ({info['torch_threads']} threads)" if v["torch"] else "PyTorch: not installed"))
+    out.append(head if not md else head.replace("\n", "  \n"))
+    mm = b.matmul
+    if mm:
+        out.append("")
+        out.append(f"float32 matmul {mm['n']}² (`a @ b`, {len(mm['times'])} runs): median "
+                   f"{mm['gflops_median']:.0f} GFLOP/s, best {mm['gflops_best']:.0f} GFLOP/s")
+    for row in b.rows:
+        out.append("")
+        title = f"Row {row['id']} · {row['title']}"
+        if row.get("gflop"):
+            title += f" · {row['gflop']:.3g} GFLOP of conv"
+        out.append(f"### {title}" if md else title)
+        out.append("")
+        if row["error"]:
+            out.append(f"ERROR: {row['error']}")
+            continue
+        base = row.get("ratio_base", "")
+        headers = ["candidate", "median", "best", "rounds", f"÷ {base}", "GFLOP/s", "check", "note"]
+        lines = []
+        for c in row["candidates"]:
+            chk = next((row["checks"][k] for k in row["checks"] if k.startswith(c["name"].split(" (")[0])), None)
+            lines.append([
+                c["name"], H.fmt_time(c["median"]), H.fmt_time(c["best"]), str(c.get("rounds", "")),
+                H.fmt_ratio(c.get("ratio")), f"{c['gflops']:.2f}" if c.get("gflops") else "",
+                "" if chk is None else f"{chk:.1e}", c.get("note", ""),
+            ])
+        out.append(H.table(headers, lines, md))
+        if row.get("run_breakdown"):
+            rb = row["run_breakdown"]
+            parts = ", ".join(f"{s['name']} {H.fmt_time(s['seconds'])}" for s in rb["stages"])
+            out.append("")
+            out.append(f"inside cnnviz.run (medians): {parts}; outside the stages (config, image, plan) "
+                       f"{H.fmt_time(rb['outside_stages'])}")
+        if row["stages"]:
+            out.append("")
+            peak = b.matmul["gflops_median"] if b.matmul else None
+            hdr = ["stage", "input → kernels", "GFLOP", "cnnviz", "GFLOP/s", "% matmul median",
+                   "torch", "GFLOP/s", "tensordot", "GFLOP/s", "cnnviz ÷ torch"]
+            lines = []
+            for s in row["stages"]:
+                cn, to, td = s.get("cnnviz"), s.get("torch"), s.get("tensordot")
+                lines.append([
+                    s["stage"], f"{'×'.join(map(str, s['input']))} → {'×'.join(map(str, s['kernels']))}",
+                    f"{s['gflop']:.2f}",
+                    H.fmt_time(cn["median"]), f"{cn['gflops']:.0f}",
+                    f"{100 * cn['gflops'] / peak:.0f}%" if peak else "",
+                    H.fmt_time(to["median"]) if to else "—", f"{to['gflops']:.0f}" if to else "—",
+                    H.fmt_time(td["median"]) if td else "—", f"{td['gflops']:.0f}" if td else "—",
+                    f"{cn['median'] / to['median']:.2f}×" if to else "—",
+                ])
+            out.append(H.table(hdr, lines, md))
+        if row["memory"]:
+            out.append("")
+            hdr = ["process (fresh)", "peak − baseline", "peak RSS", "outputs kept", "NumPy traced peak", "time (1 run)"]
+            lines = []
+            for m in row["memory"]:
+                if "error" in m:
+                    lines.append([m["candidate"], "ERROR: " + m["error"], "", "", "", ""])
+                    continue
+                lines.append([m["candidate"], H.fmt_bytes(m["delta"]), H.fmt_bytes(m["peak_rss"]),
+                              H.fmt_bytes(m["kept_bytes"]),
+                              H.fmt_bytes(m["traced_peak"]) if m.get("traced_peak") else "—",
+                              H.fmt_time(m["seconds"])])
+            out.append(H.table(hdr, lines, md))
+        for note in row["notes"]:
+            out.append(("- " if md else "note: ") + note)
+    out.append("")
+    out.append("### Targets" if md else "Targets")
+    out.append("")
+    lines = []
+    for row in b.rows:
+        for t in row["targets"]:
+            met = "skipped" if t["met"] is None else ("yes" if t["met"] else "NO")
+            lines.append([str(row["id"]), t["target"], t["measured"], met])
+    out.append(H.table(["row", "target", "measured", "met"], lines, md))
+    if b.failures:
+        out.append("")
+        out.append("FAILURES:")
+        out.extend("  " + f for f in b.failures)
+    return "\n".join(out)
+
+
+def render_profiles(profs: list[dict[str, Any]]) -> str:
+    out = []
+    for p in profs:
+        out.append("")
+        out.append(f"cProfile of cnnviz.run · {p['case']} · {H.fmt_time(p['seconds_per_call'])} per call "
+                   f"(under the profiler; {p['calls']} calls)")
+        lines = [[r["function"][:70], f"{r['calls']:.0f}", H.fmt_time(r["tottime"]), H.fmt_time(r["cumtime"])]
+                 for r in p["top"][:12]]
+        out.append(H.table(["function", "calls/run", "own time", "cumulative"], lines))
+    return "\n".join(out)
+
+
+ROWS: dict[int, tuple[str, Callable[[Bench], dict[str, Any]]]] = {
+    1: ("NumPyCNN stack on chelsea", row_numpycnn),
+    2: ("gray 1024² deep stack", lambda b: row_deep(b, 2, 1)),
+    3: ("RGB 2048² deep stack + memory", lambda b: row_deep(b, 3, 3)),
+    4: ("64-map grid to PNG", row_grid),
+    5: ("whole process", row_process),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="CI smoke mode: every row once on small sizes")
+    ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    ap.add_argument("--markdown", metavar="PATH", help="also write the tables as Markdown")
+    ap.add_argument("--rows", default="1,2,3,4,5", help="comma-separated rows to run (default: all)")
+    ap.add_argument("--repeats", type=int, help="rounds per measurement (overrides the defaults)")
+    ap.add_argument("--profile", action="store_true", help="also cProfile cnnviz.run on rows 1-3")
+    ap.add_argument("-v", "--verbose", action="store_true", help="log every round")
+    args = ap.parse_args(argv)
+    try:
+        wanted = [int(r) for r in args.rows.split(",") if r.strip()]
+    except ValueError:
+        ap.error(f"--rows: expected numbers like 1,3, got {args.rows!r}")
+    unknown = [r for r in wanted if r not in ROWS]
+    if unknown:
+        ap.error(f"--rows: no row {unknown[0]} (rows are 1-5)")
+
+    b = Bench(args.quick, args.repeats, args.verbose)
+    t_start = time.perf_counter()
+    try:
+        if {2, 3} & set(wanted):
+            b.log("matmul peak")
+            matmul_peak(b)
+        for rid in wanted:
+            label, fn = ROWS[rid]
+            b.log(f"row {rid}: {label}")
+            t0 = time.perf_counter()
+            try:
+                row = fn(b)
+            except Exception as e:
+                row = new_row(rid, label, label)
+                row["error"] = f"{type(e).__name__}: {e}"
+                b.failures.append(f"row {rid}: {row['error']}")
+                traceback.print_exc()
+            row["seconds"] = time.perf_counter() - t0
+            b.rows.append(row)
+        profs = profiles(b) if args.profile else None
+        info = meta(b)
+        info["seconds"] = time.perf_counter() - t_start
+        text = report(b, info, md=False)
+        print(text)
+        if profs:
+            print(render_profiles(profs))
+        if args.markdown:
+            Path(args.markdown).write_text(report(b, info, md=True) + "\n", encoding="utf-8")
+        if args.json:
+            data = {"meta": info, "matmul": b.matmul, "rows": b.rows, "profiles": profs, "failures": b.failures}
+            Path(args.json).write_text(json.dumps(data, indent=1, default=float) + "\n", encoding="utf-8")
+        print(f"\n(benchmark took {info['seconds']:.0f} s)")
+    finally:
+        shutil.rmtree(b.tmp, ignore_errors=True)
+    return 1 if b.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
