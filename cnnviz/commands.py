@@ -62,8 +62,12 @@ def _render_one(req: RunRequest, image: str, out: Path) -> list[Path]:
     config = _load(req.config_path, req.overrides)
     x = load_image(image, config)
     layers = run(config, x, max_memory=req.max_memory)
-    return render(config, layers, out, image=x, image_name=image, save_arrays=req.save_arrays,
-                  config_path=req.config_path)
+    try:
+        return render(config, layers, out, image=x, image_name=image, save_arrays=req.save_arrays,
+                      config_path=req.config_path)
+    except OSError as exc:
+        where = exc.filename or out
+        raise CnnvizError(f"{where}: cannot write the output: {exc.strerror or exc}") from None
 
 
 def run_command(req: RunRequest) -> list[Path]:

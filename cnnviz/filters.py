@@ -624,6 +624,19 @@ def _resolve_params(spec: PresetSpec, params: Mapping[Any, Any]) -> dict[str, An
     return resolved
 
 
+#: Most values one filter entry may produce (count x k_h x k_w x C).
+MAX_KERNEL_VALUES = 1 << 24
+
+
+def _check_total(count: int, kh: int, kw: int, c: int) -> None:
+    total = count * kh * kw * c
+    if total > MAX_KERNEL_VALUES:
+        raise CnnvizError(
+            f"{count} kernel{'s' if count != 1 else ''} of {kh}×{kw}×{c} is {total:,} values, "
+            f"more than the limit of {MAX_KERNEL_VALUES:,}"
+        )
+
+
 def preset_kernels(name: str, params: Mapping[str, Any]) -> np.ndarray:
     """Build the kernels of a named preset.
 
@@ -656,6 +669,8 @@ def preset_kernels(name: str, params: Mapping[str, Any]) -> np.ndarray:
     if spec is None:
         raise CnnvizError(f"unknown preset '{name}'" + did_you_mean(name, PRESETS), ("preset",))
     resolved = _resolve_params(spec, _as_mapping(params, ()))
+    kh, kw = resolved.get("size", (3, 3))
+    _check_total(int(resolved.get("orientations", 1)), kh, kw, 1)
     kernels = np.ascontiguousarray(spec.function(**resolved), dtype=np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
         finite = bool(np.isfinite(kernels.astype(np.float32)).all())
@@ -779,6 +794,7 @@ def random_kernels(
     count = _as_int(mapping.get("count", 1), ("count",), 1, MAX_COUNT)
     kh, kw = _as_size(mapping.get("size", 3), ("size",))
     c = int(in_channels)
+    _check_total(count, kh, kw, c)
     return _draw(dist, values, (count, kh, kw, c), kh * kw * c, kh * kw * count, rng)
 
 

@@ -69,9 +69,18 @@ def sample_path(name: str) -> Path:
 
 
 def image_label(source: str | os.PathLike[str]) -> str:
-    """A short name for an image source: the sample name, or the file's stem."""
+    """A short, file-name-safe name for an image source: the sample name, or the file's stem.
+
+    Characters other than letters, digits, ``_``, ``-`` and ``.`` become ``_``,
+    and a label never starts with ``.``, so it can name a folder safely.
+    """
+    import re
+
     s = str(source)
-    return s if s in SAMPLES else Path(s).stem
+    if s in SAMPLES:
+        return s
+    label = re.sub(r"[^\w.-]", "_", Path(s).stem).lstrip(".")
+    return label or "image"
 
 
 def read_image(source: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
@@ -104,6 +113,11 @@ def read_image(source: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) 
         raise CnnvizError(f"image file not found: {s}")
     elif path.is_dir():
         raise CnnvizError(f"{s}: is a directory, not an image")
+    try:
+        if path.stat().st_size == 0:
+            raise CnnvizError(f"{s}: the file is empty (0 bytes)")
+    except OSError as exc:
+        raise CnnvizError(f"{s}: cannot read the image: {exc.strerror}") from None
 
     from PIL import Image, UnidentifiedImageError
 

@@ -181,7 +181,10 @@ def _conv_kernels(
         else:
             assert isinstance(entry, RandomKernels)
             rng = np.random.default_rng([config.seed, st.index, entry.entry])
-            arr = _filters.random_kernels(entry.spec, 1 if depthwise else channels, rng)
+            try:
+                arr = _filters.random_kernels(entry.spec, 1 if depthwise else channels, rng)
+            except CnnvizError as err:
+                raise config.locations.locate(err.under(entry.path + ("random",))) from None
         count += arr.size
         if isinstance(entry, RandomKernels) and arr.shape[3] == 1:
             arr = arr[..., 0]

@@ -25,9 +25,11 @@ from .errors import CnnvizError, KeyPath, PathItem
 __all__ = ["Locations", "parse_yaml", "parse_value"]
 
 #: Most nodes one document may expand to (aliases counted every time they are used).
-MAX_NODES = 1_000_000
+MAX_NODES = 200_000
 #: Deepest nesting accepted.
 MAX_DEPTH = 100
+#: Longest config accepted, in characters (large kernels belong in .npy files).
+MAX_CHARS = 4_000_000
 
 _STANDARD_TAGS = {
     "tag:yaml.org,2002:" + t
@@ -35,8 +37,8 @@ _STANDARD_TAGS = {
 }
 
 
-class _Loader(yaml.SafeLoader):
-    """Safe loader that also reads ``1e-4`` (no dot) as a float, as people expect."""
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """Safe loader (libyaml's when present) that also reads ``1e-4`` (no dot) as a float."""
 
 
 _Loader.add_implicit_resolver(
@@ -106,15 +108,21 @@ def _pos(mark: Any) -> tuple[int, int]:
     return (mark.line + 1, mark.column + 1)
 
 
-def _yaml_error(exc: yaml.YAMLError, source: str | None) -> CnnvizError:
+def _yaml_error(exc: yaml.YAMLError, source: str | None, text: str) -> CnnvizError:
+    if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow
+        before = text[: exc.position]
+        line, column = before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+        what = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
+        return CnnvizError(f"invalid YAML: the character {what} is not allowed", source=source,
+                           line=line, column=column)
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
     context = getattr(exc, "context", None)
-    text = f"invalid YAML: {problem}"
+    message = f"invalid YAML: {problem}"
     if context and "found" not in problem:
-        text = f"invalid YAML: {context}, {problem}"
+        message = f"invalid YAML: {context}, {problem}"
     return CnnvizError(
-        text,
+        message,
         source=source,
         line=mark.line + 1 if mark else None,
         column=mark.column + 1 if mark else None,
@@ -135,7 +143,7 @@ class _Walker:
         self.count += 1
         if self.count > MAX_NODES:
             raise self.fail(
-                f"the document expands to more than {MAX_NODES:,} values (an alias bomb?)",
+                f"the document has more than {MAX_NODES:,} values (with aliases expanded)",
                 node,
                 path,
             )
@@ -190,14 +198,23 @@ def parse_yaml(text: str, source: str | None = None) -> tuple[Any, Locations]:
         Bad YAML, a non-standard tag, a duplicate key, an alias bomb.
     """
     locations = Locations(source=source)
-    loader = _Loader(text)
+    if len(text) > MAX_CHARS:
+        raise CnnvizError(
+            f"the config is {len(text):,} characters, more than the limit of {MAX_CHARS:,} "
+            "(keep large kernels in .npy files)",
+            source=source,
+        )
+    try:
+        loader = _Loader(text)
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, source, text) from None
     try:
         node = loader.get_single_node()
         if node is None:
             return None, locations
         return _Walker(loader, locations).walk(node, ()), locations
     except yaml.YAMLError as exc:
-        raise _yaml_error(exc, source) from None
+        raise _yaml_error(exc, source, text) from None
     except RecursionError:
         raise CnnvizError(f"nested deeper than {MAX_DEPTH} levels", source=source) from None
     finally:

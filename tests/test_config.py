@@ -229,7 +229,7 @@ def test_missing_and_empty(tmp_path):
 
 def test_bad_yaml(tmp_path):
     assert one_error(tmp_path, "stages: [relu\n") == (
-        "x.yaml:2:1: invalid YAML: while parsing a flow sequence, expected ',' or ']', but got '<stream end>'")
+        "x.yaml:2:1: invalid YAML: while parsing a flow sequence, did not find expected ',' or ']'")
     assert one_error(tmp_path, "stages:\n  - relu\n bad: 1\n").startswith("x.yaml:3:2: invalid YAML: ")
 
 
@@ -257,7 +257,7 @@ def test_alias_bomb_refused(tmp_path):
         lines.append(f"{cur}: &{cur} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]")
     lines.append("stages: [relu]")
     msg = one_error(tmp_path, "\n".join(lines) + "\n")
-    assert "the document expands to more than 1,000,000 values (an alias bomb?)" in msg
+    assert "the document has more than 200,000 values (with aliases expanded)" in msg
 
 
 def test_filter_entry_errors(tmp_path):
