@@ -74,6 +74,7 @@ __all__ = [
     "render_overview",
     "stage_grid",
     "run_range",
+    "fixed_limits",
     "build_manifest",
     "manifest_json",
     "render",
@@ -752,7 +753,9 @@ def describe_stage(layer: Layer) -> str:
 
 
 def _scale_text(normalize: str, centred: bool, cmap: str, lo: float, hi: float) -> str:
-    if normalize == "map":
+    if normalize == "fixed":
+        s = f"one scale shared with other images, {_num(lo)} … {_num(hi)}"
+    elif normalize == "map":
         s = "each map scaled to its own range"
     elif normalize == "layer":
         s = f"one scale for the stage, {_num(lo)} … {_num(hi)}"
@@ -1334,6 +1337,7 @@ def stage_grid(
     *,
     global_range: tuple[float, float] | None = None,
     width: int = 2,
+    limits: tuple[float, float] | None = None,
 ) -> GridPicture:
     """The grid picture of one stage, exactly as :func:`render` draws it.
 
@@ -1347,6 +1351,11 @@ def stage_grid(
         The run's range, needed for ``normalize: global``.
     width : int
         Digits of the stage index in the title (2, or more for 100+ stages).
+    limits : (lo, hi), optional
+        A fixed colour range for every map of the stage (e.g. shared by all
+        the images of a ``cnnviz batch --shared-scale``), used as it is:
+        pass it through :func:`fixed_limits` first to centre it.  It
+        replaces ``normalize``, and a colorbar is drawn (``render.colorbar``).
     """
     y = layer.output
     cmap, normalize = render_opts["cmap"], render_opts["normalize"]
@@ -1354,15 +1363,31 @@ def stage_grid(
     n = y.shape[2]
     idx = select_maps(y, int(render_opts["max_maps"]))
     title = grid_title(layer.index, layer.name, layer.type, y.shape, len(idx), n, width=width)
-    lo_all, hi_all = value_limits(y, normalize, center=centred, global_range=global_range)
-    scale_txt = _scale_text(normalize, centred, cmap, float(lo_all[0]), float(hi_all[0]))
+    if limits is not None:
+        scale_txt = _scale_text("fixed", centred, cmap, float(limits[0]), float(limits[1]))
+    else:
+        lo_all, hi_all = value_limits(y, normalize, center=centred, global_range=global_range)
+        scale_txt = _scale_text(normalize, centred, cmap, float(lo_all[0]), float(hi_all[0]))
     desc = describe_stage(layer)
     sub = f"{desc} · {scale_txt}" if desc else scale_txt
     return render_grid(y, title=title, subtitle=sub, cmap=cmap, normalize=normalize, center=centred,
-                       global_range=global_range, max_maps=int(render_opts["max_maps"]),
+                       global_range=global_range, limits=limits, max_maps=int(render_opts["max_maps"]),
                        columns=render_opts["columns"], scale=render_opts["scale"],
                        labels=bool(render_opts["labels"]), colorbar=bool(render_opts["colorbar"]),
                        dpi=int(render_opts["dpi"]))
+
+
+def fixed_limits(rng: Sequence[float], centred: bool) -> tuple[float, float]:
+    """A fixed colour range ``(lo, hi)`` as drawn: symmetric around zero when ``centred``.
+
+    >>> fixed_limits((-1.0, 3.0), True), fixed_limits((-1.0, 3.0), False)
+    ((-3.0, 3.0), (-1.0, 3.0))
+    """
+    lo, hi = float(rng[0]), float(rng[1])
+    if centred:
+        m = max(abs(lo), abs(hi))
+        return -m, m
+    return lo, hi
 
 
 def run_range(layers: Sequence[Layer]) -> tuple[float, float] | None:
@@ -1383,7 +1408,9 @@ class _Writer:
     config_text: str
     width: int
     global_range: tuple[float, float] | None
+    stage_ranges: Mapping[int, Sequence[float]] | None = None
     written: list[Path] = field(default_factory=list)
+    color_ranges: dict[int, tuple[float, float]] = field(default_factory=dict)
     input_files: list[str] = field(default_factory=list)
     stage_files: dict[int, list[str]] = field(default_factory=dict)
     other_files: list[str] = field(default_factory=list)
@@ -1455,17 +1482,24 @@ class _Writer:
             self.rows.append(OverviewRow(heading, detail, f"{n} value{'s' if n != 1 else ''}", [],
                                          vector=vec, vector_labels=names, probabilities=probs))
         else:
-            pic = stage_grid(layer, self.opts, global_range=self.global_range, width=self.width)
+            o = self.opts
+            centred = resolve_center(o["center"], o["cmap"])
+            limits = None
+            if self.stage_ranges is not None and layer.index in self.stage_ranges:
+                limits = fixed_limits(self.stage_ranges[layer.index], centred)
+                self.color_ranges[layer.index] = limits
+            pic = stage_grid(layer, self.opts, global_range=self.global_range, width=self.width, limits=limits)
             files.append(self.png(f"{stem}.png", pic.pixels, pic.palette, pic.title, stem))
             # the overview row: the strongest few maps, scaled as in the grid
-            o = self.opts
-            lo, hi = value_limits(y, o["normalize"], center=resolve_center(o["center"], o["cmap"]),
-                                  global_range=self.global_range)
+            if limits is not None:
+                lo, hi = np.full(n, limits[0]), np.full(n, limits[1])
+            else:
+                lo, hi = value_limits(y, o["normalize"], center=centred, global_range=self.global_range)
             sel = select_maps(y, self.overview_maps)
             q = normalize_maps(y[:, :, sel], lo[sel], hi[sel])
             colors = colormap_colors(o["cmap"], LEVELS)
             note = f"{len(sel)} of {n} maps" if len(sel) < n else f"{n} map{'s' if n != 1 else ''}"
-            if o["normalize"] == "layer":
+            if o["normalize"] == "layer" or limits is not None:
                 note += f" · {_num(float(lo[0]))} … {_num(float(hi[0]))}"
             self.rows.append(OverviewRow(heading, detail, note, [colors[q[:, :, j]] for j in range(len(sel))]))
         kernels = getattr(getattr(layer, "stage", None), "kernels", None)
@@ -1488,10 +1522,12 @@ class _Writer:
         centred = resolve_center(o["center"], o["cmap"])
         name = self.config.name or (Path(config_path).stem if config_path else "cnnviz")
         title = name + (f" on {self.label}" if self.label else "")
-        sub = f"cmap {o['cmap']} · normalize {o['normalize']}" + (" · 0 at the centre" if centred else "") \
+        scale = "one scale per stage shared with other images" if self.stage_ranges is not None \
+            else f"normalize {o['normalize']}"
+        sub = f"cmap {o['cmap']} · {scale}" + (" · 0 at the centre" if centred else "") \
             + f" · the {self.overview_maps} strongest maps of each stage"
         bar = None
-        if o["normalize"] == "global" and self.global_range is not None and o["colorbar"]:
+        if o["normalize"] == "global" and self.global_range is not None and o["colorbar"] and not self.color_ranges:
             lo, hi = value_limits(np.zeros((1, 1, 1)), "global", center=centred, global_range=self.global_range)
             bar = (colormap_colors(o["cmap"], LEVELS), float(lo[0]), float(hi[0]))
         pixels = render_overview(self.rows, title=title, subtitle=sub, dpi=self.dpi, colorbar=bar)
@@ -1514,6 +1550,7 @@ def render(
     image_name: str | None = None,
     save_arrays: bool = False,
     config_path: str | os.PathLike[str] | None = None,
+    stage_ranges: Mapping[int, Sequence[float]] | None = None,
 ) -> list[Path]:
     """Write a run's pictures, manifest and arrays (SPEC §3).
 
@@ -1539,6 +1576,14 @@ def render(
         ``NN_<stage-name>``.
     config_path : path, optional
         Recorded in the manifest (default: the config's source file).
+    stage_ranges : mapping of stage index to (lo, hi), optional
+        A fixed colour range for those stages' grids instead of
+        ``render.normalize`` (``cnnviz batch --shared-scale`` passes the range
+        over all the images of a config, so that they can be compared):
+        centred on zero like any other scale when the colormap is diverging
+        (or ``render.center: zero``), drawn with a colorbar, and recorded in
+        the manifest as the stage's ``color_range``.  Vector stages (bar
+        charts) ignore it.
 
     Returns
     -------
@@ -1561,6 +1606,7 @@ def render(
         config_text=_config_text(config),
         width=max(2, len(str(len(layers)))),
         global_range=run_range(layers),
+        stage_ranges=stage_ranges,
     )
     if image is not None:
         w.input(np.asarray(image))
@@ -1576,6 +1622,9 @@ def render(
     manifest = build_manifest(config, layers, w.stage_files, input_files=w.input_files,
                               other_files=w.other_files, image_name=image_name,
                               image_shape=None if image is None else np.shape(image), config_path=config_path)
+    for st in manifest["stages"]:
+        if st["index"] in w.color_ranges:
+            st["color_range"] = _jsonable(list(w.color_ranges[st["index"]]))
     with atomic_write(manifest_path, "w", encoding="utf-8") as f:
         f.write(manifest_json(manifest))
     w.written.append(manifest_path)

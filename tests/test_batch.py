@@ -1,0 +1,454 @@
+"""``cnnviz batch``: outputs, skips, --force, shared scale, failures, index.html, dask.
+
+The batches are small (two small stacks, images resized to 64 px) and run
+with ``-j 2`` through the command line (click's CliRunner).  The contact
+sheet is parsed and also opened in a real headless Chromium (Playwright);
+the dask path runs on a LocalCluster on 127.0.0.1.  Without Chromium,
+Playwright or dask those tests are skipped, unless ``CNNVIZ_REQUIRE_BROWSER=1``
+(Chromium/Playwright) or ``CNNVIZ_REQUIRE_EXTRAS=1`` (dask) make them fail.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from cnnviz.batch import BatchRequest, Progress, expand_configs, expand_images, run_batch
+from cnnviz.cli import main
+from cnnviz.contact_sheet import GRID_MAX_IMAGES, STAMP, Cell, Picture, index_html
+
+ALPHA = """\
+name: alpha
+input: {color: gray, resize: 64}
+stages:
+  - type: conv
+    filters: [{preset: sobel_x}, {preset: sobel_y}]
+  - relu
+  - {type: pool, size: 2}
+render: {cmap: gray}
+"""
+
+# no name: the folder is the file stem; a filter file (edited by a test); a vector stage
+BETA = """\
+input: {color: gray, resize: 64}
+seed: 1
+stages:
+  - type: conv
+    filters: [{file: k.npy}, {random: {count: 2, size: 3}}]
+  - tanh
+  - {type: global_pool, mode: max}
+render: {cmap: RdBu_r, filters: false}
+"""
+
+OLD = 1_000_000_000  # a mtime (2001) that no render writes
+
+
+def _png(path: Path, h: int, w: int, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    a = (np.sin(xx / 5.0 + seed) * np.cos(yy / 7.0) * 100 + 128 + rng.normal(0, 10, (h, w)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.clip(a, 0, 255).astype(np.uint8)).save(path)
+    return path
+
+
+@pytest.fixture(scope="module", autouse=True)
+def warm(tmp_path_factory):
+    """Render once in this process, so that forked workers start with matplotlib and the fonts loaded.
+
+    Only a speed-up for these tests (about a second per batch); the batches
+    are the same without it.
+    """
+    from cnnviz.batch import Task, run_task
+
+    root = tmp_path_factory.mktemp("warm")
+    (root / "c.yaml").write_text(ALPHA)
+    task = Task("render", str(root / "c.yaml"), "c.yaml", "c", (), "camera", "camera", "camera", str(root / "o"))
+    assert run_task(task)["ok"]
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """Two configs and image files in a fresh current folder."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "alpha.yaml").write_text(ALPHA)
+    (tmp_path / "beta.yaml").write_text(BETA)
+    np.save(tmp_path / "k.npy", np.array([[1.0, 0, -1], [2, 0, -2], [1, 0, -1]]))
+    _png(tmp_path / "pics" / "a.png", 48, 60, seed=1)
+    _png(tmp_path / "more" / "b.png", 60, 40, seed=2)
+    return tmp_path
+
+
+def batch(*args: str):
+    return CliRunner().invoke(main, ["batch", *args], catch_exceptions=False)
+
+
+IMAGES = ("-i", "camera", "-i", "pics/a.png", "-i", "more/*.png")
+
+
+def outputs(out: Path) -> dict[str, float]:
+    """Every file batch wrote under OUT/<config>/<image>/, relative path -> mtime."""
+    return {str(p.relative_to(out)): p.stat().st_mtime for p in sorted(out.glob("*/*/**/*"))
+            if p.is_file() or p.is_symlink()}
+
+
+def age(out: Path) -> None:
+    """Set every output's mtime to OLD, so that a rewritten file shows."""
+    for rel in outputs(out):
+        os.utime(out / rel, (OLD, OLD))
+
+
+def rewritten(out: Path) -> set[str]:
+    """The output folders (``config/image``) in which some file was written since :func:`age`."""
+    return {"/".join(Path(rel).parts[:2]) for rel, t in outputs(out).items() if t != OLD}
+
+
+ALL = {f"{c}/{i}" for c in ("alpha", "beta") for i in ("camera", "a", "b")}
+
+
+def test_batch_renders_skips_forces_and_follows_edits(project):
+    out = project / "out"
+    r = batch("alpha.yaml", "beta.yaml", *IMAGES, "-o", "out", "-j", "2")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith("6 outputs: 6 rendered, 0 skipped (up to date), 0 failed")
+    assert "contact sheet: out/index.html" in r.stdout and r.stderr == ""
+    for folder in ALL:
+        d = out / folder
+        manifest = json.loads((d / "manifest.json").read_text())
+        assert all((d / f).is_file() for f in manifest["files"]), folder
+        assert (d / "00_input.png").is_file() and (d / STAMP).is_file()
+        thumbs = sorted(p.name for p in (d / "thumbs").iterdir())
+        assert thumbs == sorted(["00_input.png"] + [st["files"][0] for st in manifest["stages"]])
+        for t in thumbs:
+            with Image.open(d / "thumbs" / t) as im:
+                assert max(im.size) <= 160
+    assert json.loads((out / "beta/a/manifest.json").read_text())["stages"][2]["output_shape"] == [1, 1, 3]
+
+    age(out)  # second run: everything is up to date
+    r = batch("alpha.yaml", "beta.yaml", *IMAGES, "-o", "out", "-j", "2")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith("6 outputs: 0 rendered, 6 skipped (up to date), 0 failed")
+    assert rewritten(out) == set()
+
+    r = batch("alpha.yaml", "beta.yaml", *IMAGES, "-o", "out", "-j", "2", "--force")
+    assert r.exit_code == 0 and "6 rendered, 0 skipped" in r.stdout
+    assert rewritten(out) == ALL
+
+    age(out)  # editing one config re-renders that config's items only
+    (project / "alpha.yaml").write_text(ALPHA.replace("cmap: gray", "cmap: viridis"))
+    r = batch("alpha.yaml", "beta.yaml", *IMAGES, "-o", "out", "-j", "2")
+    assert r.exit_code == 0 and "3 rendered, 3 skipped" in r.stdout, r.output
+    assert rewritten(out) == {f"alpha/{i}" for i in ("camera", "a", "b")}
+
+    age(out)  # ... and so does editing a filter file it names
+    np.save(project / "k.npy", np.array([[0.0, 1, 0], [1, -4, 1], [0, 1, 0]]))
+    r = batch("alpha.yaml", "beta.yaml", *IMAGES, "-o", "out", "-j", "2")
+    assert r.exit_code == 0 and "3 rendered, 3 skipped" in r.stdout, r.output
+    assert rewritten(out) == {f"beta/{i}" for i in ("camera", "a", "b")}
+
+    age(out)  # ... and editing an image re-renders that image's items only
+    _png(project / "more" / "b.png", 60, 40, seed=7)
+    r = batch("alpha.yaml", "beta.yaml", *IMAGES, "-o", "out", "-j", "2")
+    assert r.exit_code == 0 and "2 rendered, 4 skipped" in r.stdout, r.output
+    assert rewritten(out) == {"alpha/b", "beta/b"}
+
+    age(out)  # --set is part of the key
+    r = batch("alpha.yaml", *IMAGES, "-o", "out", "-j", "2", "--set", "render.max_maps=1")
+    assert r.exit_code == 0 and "3 rendered, 0 skipped" in r.stdout, r.output
+    assert rewritten(out) == {f"alpha/{i}" for i in ("camera", "a", "b")}
+
+
+def test_interrupted_or_damaged_output_is_rendered_again(project):
+    out = project / "out"
+    assert batch("alpha.yaml", "-i", "camera", "-i", "pics/a.png", "-o", "out", "-j", "1").exit_code == 0
+    (out / "alpha/camera" / STAMP).unlink()  # as if the render had been interrupted
+    (out / "alpha/a/03_pool1.png").unlink()  # a file listed in the manifest went missing
+    age(out)
+    r = batch("alpha.yaml", "-i", "camera", "-i", "pics/a.png", "-o", "out", "-j", "1")
+    assert r.exit_code == 0 and "2 rendered, 0 skipped" in r.stdout, r.output
+    assert rewritten(out) == {"alpha/camera", "alpha/a"}
+    assert (out / "alpha/a/03_pool1.png").is_file()
+    r = batch("alpha.yaml", "-i", "camera", "-o", "out", "-j", "1", "--save-arrays")  # part of the key
+    assert r.exit_code == 0 and "1 rendered, 0 skipped" in r.stdout, r.output
+    with np.load(out / "alpha/camera/activations.npz") as z:
+        assert sorted(z.files) == ["01_conv1", "02_relu1", "03_pool1"]
+
+
+def test_shared_scale_gives_every_image_the_same_range_per_stage(project):
+    out = project / "out"
+    r = batch("alpha.yaml", "beta.yaml", *IMAGES, "-o", "out", "-j", "2", "--shared-scale")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith("6 outputs: 6 rendered")
+    for config, centred in (("alpha", False), ("beta", True)):
+        manifests = [json.loads((out / config / i / "manifest.json").read_text()) for i in ("camera", "a", "b")]
+        n = len(manifests[0]["stages"])
+        for s in range(n):
+            stages = [m["stages"][s] for m in manifests]
+            if stages[0]["output_shape"][:2] == [1, 1]:  # a vector: a bar chart, no colour scale
+                assert all("color_range" not in st for st in stages)
+                continue
+            ranges = [st["color_range"] for st in stages]
+            assert ranges[0] == ranges[1] == ranges[2], (config, s, ranges)
+            lo, hi = min(st["min"] for st in stages), max(st["max"] for st in stages)
+            if centred:  # RdBu_r is diverging: the shared range is centred on zero
+                m = max(abs(lo), abs(hi))
+                assert ranges[0] == pytest.approx([-m, m])
+            else:
+                assert ranges[0] == pytest.approx([lo, hi])
+            assert lo < hi
+        # the ranges are not each image's own ones: at least one image's range is narrower
+        mins = [m["stages"][0]["min"] for m in manifests]
+        maxs = [m["stages"][0]["max"] for m in manifests]
+        assert len(set(mins)) > 1 or len(set(maxs)) > 1
+    # the grid carries a colorbar: it is wider than the same grid without the shared scale
+    with Image.open(out / "alpha/camera/01_conv1.png") as im:
+        shared_w = im.width
+    r = batch("alpha.yaml", "-i", "camera", "-o", "plain", "-j", "1")
+    with Image.open(project / "plain/alpha/camera/01_conv1.png") as im:
+        assert shared_w > im.width
+    assert "color_range" not in (project / "plain/alpha/camera/manifest.json").read_text()
+    # up to date the second time, and the first pass is skipped too
+    age(out)
+    r = batch("alpha.yaml", "beta.yaml", *IMAGES, "-o", "out", "-j", "2", "--shared-scale")
+    assert r.exit_code == 0 and "0 rendered, 6 skipped" in r.stdout
+    assert rewritten(out) == set()
+
+
+def test_one_bad_image_does_not_stop_the_others(project):
+    (project / "pics" / "x.png").write_text("this is not a picture\n")
+    _png(project / "pics" / "thin.png", 1, 40)  # resized to 2×64: too small for a 3×3 kernel
+    r = batch("alpha.yaml", "-i", "camera", "-i", "pics", "-o", "out", "-j", "2")
+    assert r.exit_code == 1
+    assert r.stdout.startswith("4 outputs: 2 rendered, 0 skipped (up to date), 2 failed")
+    lines = r.stderr.splitlines()
+    assert "Error: alpha × x: pics/x.png: not an image file cnnviz can read" in lines
+    thin = [x for x in lines if x.startswith("Error: alpha × thin: ")]
+    assert len(thin) == 1 and "conv1" in thin[0] and "2×64" in thin[0], lines
+    assert len(lines) == 2
+    for label in ("camera", "a"):
+        assert (project / "out/alpha" / label / "manifest.json").is_file()
+    assert not (project / "out/alpha/x").exists()
+    page = (project / "out/index.html").read_text()
+    assert "pics/x.png: not an image file cnnviz can read" in page
+
+
+def test_invalid_config_and_empty_pattern_are_reported_and_the_rest_runs(project):
+    (project / "broken.yaml").write_text("stages:\n  - type: konv\n")
+    r = batch("alpha.yaml", "broken.yaml", "-i", "camera", "-i", "nowhere/*.png", "-i", "chelsa",
+              "-o", "out", "-j", "2")
+    assert r.exit_code == 1
+    assert r.stdout.startswith("2 outputs: 1 rendered, 0 skipped (up to date), 1 failed")
+    lines = r.stderr.splitlines()
+    assert lines[0] == "Error: nowhere/*.png: no image file matches"
+    assert lines[1].startswith("Error: no image file or sample named 'chelsa' (did you mean 'chelsea'?)")
+    assert lines[2].startswith("Error: broken × all 1 image: broken.yaml:2:11: stages[0].type: ")
+    assert "konv" in lines[2] and len(lines) == 3
+    assert (project / "out/alpha/camera/manifest.json").is_file()
+    assert not (project / "out/broken").exists()
+    r = batch("broken.yaml", "-i", "nowhere.png", "-o", "out")  # nothing to run, every problem still reported
+    assert r.exit_code == 1 and r.stdout.startswith("0 outputs:")
+    assert r.stderr.splitlines()[0] == "Error: image file not found: nowhere.png"
+    assert r.stderr.splitlines()[1].startswith("Error: broken: broken.yaml:2:11: stages[0].type: ")
+
+
+def test_expanding_arguments(project):
+    _png(project / "other" / "a.png", 20, 20)
+    (project / "pics" / "notes.txt").write_text("not an image")
+    images, errors = expand_images(["pics", "other/*.png", "camera", "pics/a.png", "other"])
+    assert errors == []
+    assert [im.label for im in images] == ["a", "a-2", "camera"]  # repeats dropped, labels made unique
+    assert [im.display for im in images] == [os.path.join("pics", "a.png"), "other/a.png", "camera"]
+    assert images[0].source == str(project / "pics" / "a.png")
+    assert len({im.digest for im in images}) == 3
+    (project / "configs").mkdir()
+    (project / "configs" / "alpha.yaml").write_text(ALPHA)  # the same name: alpha
+    configs, errors = expand_configs(["alpha.yaml", "configs", "*.yml", "beta.yaml", "missing.yaml"])
+    assert errors == ["*.yml: no config file matches", "config file not found: missing.yaml"]
+    assert [c.name for c in configs] == ["alpha", "alpha-2", "beta"]
+    assert configs[0].digest == configs[1].digest and configs[0].error is None
+
+
+def test_progress_bar_only_on_a_terminal(project):
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    tty, pipe = Tty(), io.StringIO()
+    report = run_batch(BatchRequest(["alpha.yaml"], ["camera", "pics/a.png"], "out", jobs=2), progress=tty)
+    assert report.rendered == 2 and not report.failed
+    text = tty.getvalue()
+    assert text.count("\r") >= 2 and text.endswith("\n")
+    last = text.rstrip("\n").split("\r")[-1]
+    assert "2/2" in last and "/s" in last and " in 0:0" in last
+    assert "ETA" in text.split("\r")[1]
+    report = run_batch(BatchRequest(["alpha.yaml"], ["camera", "pics/a.png"], "out", jobs=2, force=True),
+                       progress=pipe)
+    assert report.rendered == 2 and pipe.getvalue() == ""
+    bar = Progress(Tty(), 4)
+    bar.start -= 2.0
+    bar.done = 2
+    assert "2/4" in bar.line() and "1.00/s" in bar.line() and "ETA 0:02" in bar.line()
+
+
+def test_missing_dask_is_one_clear_line(project, monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    r = batch("alpha.yaml", "-i", "camera", "-o", "out", "--scheduler", "tcp://127.0.0.1:1")
+    assert r.exit_code == 1
+    assert r.stderr.strip() == ("Error: --scheduler needs dask.distributed, which is not installed; "
+                                "install it with: pip install 'cnnviz[dask]'")
+
+
+# ---------------------------------------------------------------------------
+# index.html
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.refs: list[tuple[str, str]] = []
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        a = dict(attrs)
+        for key in ("src", "href"):
+            if a.get(key) is not None:
+                self.refs.append((tag, a[key]))
+
+
+@pytest.fixture(scope="module")
+def sheet(tmp_path_factory):
+    """A batch folder with rendered cells and a failed one; returns OUT."""
+    root = tmp_path_factory.mktemp("sheet")
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        (root / "alpha.yaml").write_text(ALPHA)
+        (root / "beta.yaml").write_text(BETA)
+        np.save(root / "k.npy", np.eye(3))
+        _png(root / "my pics" / "a #1.png", 50, 70)  # a space and a '#' in the links
+        (root / "my pics" / "x.png").write_text("nope")
+        report = run_batch(BatchRequest(["alpha.yaml", "beta.yaml"], ["camera", "my pics"], "out", jobs=2))
+    finally:
+        os.chdir(cwd)
+    assert report.rendered == 4 and report.count("failed") == 2
+    return root / "out"
+
+
+def test_index_html_links_resolve(sheet):
+    page = (sheet / "index.html").read_text(encoding="utf-8")
+    parser = _Links()
+    parser.feed(page)
+    assert "script" not in parser.tags  # no JavaScript needed
+    imgs = [v for t, v in parser.refs if t == "img"]
+    assert len(imgs) == 2 * (1 + 3) + 2 * (1 + 3)  # input + 3 stages in each of 4 rendered cells
+    assert any("thumbs/" in v for v in imgs)
+    for _tag, ref in parser.refs:
+        if ref.startswith("#"):
+            continue
+        url = urlparse(ref)
+        assert url.scheme == "" and url.netloc == "" and not ref.startswith("/"), ref  # relative, no network
+        assert (sheet / unquote(url.path)).is_file(), ref
+    assert "not an image file cnnviz can read" in page
+    assert "01 conv1" in page and "conv · 62×62×2" in page  # stage names and shapes from the manifests
+    # a later run with other configs still covers everything batch wrote in OUT
+    cwd = os.getcwd()
+    os.chdir(sheet.parent)
+    try:
+        report = run_batch(BatchRequest(["beta.yaml"], ["camera"], "out", jobs=1))
+    finally:
+        os.chdir(cwd)
+    assert report.skipped == 1
+    again = (sheet / "index.html").read_text(encoding="utf-8")
+    assert again.count("<img ") == page.count("<img ")
+
+
+def test_many_images_get_a_row_per_image():
+    pic = Picture("c/i/01_x.png", "c/i/thumbs/01_x.png", (10, 10), "01 x", "conv · 8×8×1")
+    labels = [f"im{k}" for k in range(GRID_MAX_IMAGES + 1)]
+    cells = {("c", i): Cell("c", i, [pic]) for i in labels}
+    cells[("c", "im3")] = Cell("c", "im3", error="boom <b>")
+    page = index_html(cells, ["c"], labels)
+    assert 'class="sheet rows"' in page and page.count("<tr>") == len(labels) + 1
+    assert "boom &lt;b&gt;" in page
+    few = index_html({k: v for k, v in cells.items() if k[1] in labels[:2]}, ["c"], labels[:2])
+    assert 'class="sheet grid"' in few
+
+
+def _require(env: str) -> bool:
+    return os.environ.get(env) == "1"
+
+
+def test_index_html_in_headless_chromium(sheet):
+    chromium = "/usr/bin/chromium"
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if _require("CNNVIZ_REQUIRE_BROWSER"):
+            raise
+        pytest.skip("playwright is not installed")
+    if not os.path.exists(chromium):
+        if _require("CNNVIZ_REQUIRE_BROWSER"):
+            pytest.fail(f"{chromium} is missing")
+        pytest.skip(f"{chromium} is missing")
+    requests: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        try:
+            page = browser.new_page()
+            page.on("request", lambda req: requests.append(req.url))
+            page.goto((sheet / "index.html").as_uri())
+            page.wait_for_load_state("load")
+            images = page.evaluate(
+                "Array.from(document.images).map(i => [i.getAttribute('src'), i.complete, i.naturalWidth])")
+            errors = page.locator("td.failed .error").all_inner_texts()
+        finally:
+            browser.close()
+    assert len(images) == 16
+    assert all(done and width > 0 for _, done, width in images), images
+    assert all(u.startswith("file://") for u in requests), requests
+    assert len(errors) == 2 and all("not an image file cnnviz can read" in e for e in errors)
+
+
+# ---------------------------------------------------------------------------
+# dask
+
+
+def test_batch_on_a_dask_local_cluster(project):
+    try:
+        from distributed import LocalCluster
+    except ImportError:
+        if _require("CNNVIZ_REQUIRE_EXTRAS"):
+            raise
+        pytest.skip("dask.distributed is not installed")
+    t0 = time.monotonic()
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        r = batch("alpha.yaml", "beta.yaml", "-i", "camera", "-i", "pics/a.png", "-o", "out",
+                  "--scheduler", cluster.scheduler_address)
+        assert r.exit_code == 0, r.output
+        assert r.stdout.startswith("4 outputs: 4 rendered")
+        for c in ("alpha", "beta"):
+            for i in ("camera", "a"):
+                d = project / "out" / c / i
+                assert (d / STAMP).is_file() and (d / "manifest.json").is_file()
+        # the same stamps as a local run: up to date
+        r = batch("alpha.yaml", "beta.yaml", "-i", "camera", "-i", "pics/a.png", "-o", "out", "-j", "2")
+        assert "0 rendered, 4 skipped" in r.stdout
+        r = batch("alpha.yaml", "-i", "camera", "-i", "pics/a.png", "-o", "out", "--shared-scale",
+                  "--scheduler", cluster.scheduler_address)
+        assert r.exit_code == 0 and r.stdout.startswith("2 outputs: 2 rendered"), r.output
+    assert time.monotonic() - t0 < 60
