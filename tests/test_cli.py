@@ -30,7 +30,7 @@ def test_version_and_help(runner):
     assert r.exit_code == 0 and r.output.strip() == f"cnnviz, version {__version__}"
     r = invoke(runner, "--help")
     assert r.exit_code == 0
-    for cmd in ("run", "validate", "summary", "presets", "samples", "init", "inspect"):
+    for cmd in ("run", "validate", "summary", "presets", "samples", "init", "inspect", "batch", "watch"):
         assert cmd in r.output
         sub = invoke(runner, cmd, "--help")
         assert sub.exit_code == 0 and "Example" in sub.output, cmd
