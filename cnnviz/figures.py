@@ -167,7 +167,32 @@ def format_weight(v: float, decimals: int | None = None) -> str:
     return s.replace("-", "−")
 
 
-def filter_figure(
+_FILTER_CACHE: dict[tuple[Any, ...], np.ndarray] = {}
+_FILTER_CACHE_SIZE = 32
+
+
+def filter_figure(kernels: np.ndarray, **options: Any) -> np.ndarray:
+    """:func:`draw_filter_figure`, remembering the last few results.
+
+    A long-lived process (``cnnviz watch``) redraws the same kernels after
+    every edit; drawing them takes most of a re-render, so identical kernels
+    and options reuse the pixels drawn before.
+    """
+    import hashlib
+
+    k = np.ascontiguousarray(kernels)
+    key = (hashlib.sha1(k.view(np.uint8).reshape(-1)).hexdigest(), k.shape, str(k.dtype),
+           tuple(sorted(options.items())))
+    pixels = _FILTER_CACHE.get(key)
+    if pixels is None:
+        pixels = draw_filter_figure(k, **options)
+        if len(_FILTER_CACHE) >= _FILTER_CACHE_SIZE:
+            _FILTER_CACHE.pop(next(iter(_FILTER_CACHE)))
+        _FILTER_CACHE[key] = pixels
+    return pixels
+
+
+def draw_filter_figure(
     kernels: np.ndarray,
     *,
     title: str = "",
