@@ -197,8 +197,13 @@ def select_maps(maps: np.ndarray, max_maps: int) -> np.ndarray:
 
 def _finite_range(a: np.ndarray, axis: Any = None) -> tuple[np.ndarray, np.ndarray]:
     """min and max over ``axis``, ignoring NaN and inf (0, 0 where nothing is finite)."""
-    if np.isfinite(a).all():
-        return np.min(a, axis=axis), np.max(a, axis=axis)
+    if axis == (0, 1) and a.ndim == 3 and a.flags.c_contiguous:
+        a2 = a.reshape(-1, a.shape[2])  # reduce over rows of a 2-D view: one pass, vectorised over maps
+        lo, hi = a2.min(axis=0), a2.max(axis=0)
+    else:
+        lo, hi = np.min(a, axis=axis), np.max(a, axis=axis)
+    if np.isfinite(lo).all() and np.isfinite(hi).all():  # NaN propagates, inf shows: nothing to mask
+        return lo, hi
     import warnings
 
     f = np.where(np.isfinite(a), a, np.nan)
