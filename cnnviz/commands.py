@@ -82,7 +82,7 @@ def preload_figures() -> None:
 
     def work() -> None:
         try:
-            import matplotlib.backends.backend_agg  # noqa: F401
+            import matplotlib.backends.backend_agg
             import matplotlib.figure  # noqa: F401
         except Exception:  # pragma: no cover - the real import reports it later
             pass

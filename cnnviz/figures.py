@@ -144,7 +144,7 @@ def format_weight(v: float, decimals: int | None = None) -> str:
     if not math.isfinite(v):
         return str(v)
     if v == round(v) and abs(v) < 1e4:
-        return str(int(round(v))).replace("-", "−")
+        return str(round(v)).replace("-", "−")
     a = abs(v)
     if decimals is not None:
         s = f"{v:.{decimals}f}"
@@ -259,7 +259,7 @@ def draw_filter_figure(
     n_all, kh, kw, c_all = K.shape
     K = K[:max_kernels]
     nk = len(K)
-    shared = c_all == 1 or bool(np.all(K == K[..., :1]))
+    shared = c_all == 1 or bool(np.all(K[..., :1] == K))
     chans = 1 if shared else min(c_all, max_channels)
     colour = (not shared) and c_all == 3 and (as_colour is None or as_colour)
     panels = chans + (1 if colour else 0)

@@ -184,7 +184,7 @@ def conv_output_size(n: int, k: int, before: int, after: int, stride: int, dilat
 
 def _resolve_conv_padding(padding: PadSpec, kernel_hw: Pair, dilation: Pair) -> tuple[Pair, Pair]:
     """Accept either an explicit ``((t, b), (l, r))`` or anything :func:`conv_padding` takes."""
-    if isinstance(padding, str) or isinstance(padding, (int, np.integer)):
+    if isinstance(padding, (str, int, np.integer)):
         return conv_padding(padding, kernel_hw, dilation)  # type: ignore[arg-type]
     try:
         first, second = padding  # type: ignore[misc]

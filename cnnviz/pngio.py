@@ -144,9 +144,7 @@ def write_png(
         if len(pal) > 256:
             raise ValueError(f"a PNG palette holds at most 256 colours, not {len(pal)}")
         im = _as_palette(Image.fromarray(np.ascontiguousarray(array)), pal)
-    elif array.ndim == 2:
-        im = Image.fromarray(np.ascontiguousarray(array))
-    elif array.ndim == 3 and array.shape[2] in (3, 4):
+    elif array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (3, 4)):
         im = Image.fromarray(np.ascontiguousarray(array))
     else:
         raise ValueError(f"cannot write an image of shape {array.shape}")

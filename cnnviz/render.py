@@ -572,7 +572,7 @@ def _font_file(bold: bool) -> str | None:
     if spec is None or not spec.submodule_search_locations:
         return None
     name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
-    p = Path(list(spec.submodule_search_locations)[0]) / "mpl-data" / "fonts" / "ttf" / name
+    p = Path(next(iter(spec.submodule_search_locations))) / "mpl-data" / "fonts" / "ttf" / name
     return str(p) if p.is_file() else None
 
 
@@ -603,7 +603,7 @@ def _line_height(font: Any) -> int:
 
 def _text_width(font: Any, text: str) -> int:
     try:
-        return int(math.ceil(font.getlength(text)))
+        return math.ceil(font.getlength(text))
     except AttributeError:  # pragma: no cover
         return int(font.getbbox(text)[2])
 

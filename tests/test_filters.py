@@ -317,7 +317,7 @@ def test_registry_lists_every_preset_with_docs() -> None:
     assert PRESETS["dog"].params["sigma2"].default_text == "k * sigma"
     assert PRESETS["gabor"].params["zero_mean"].default_text == "true"
     assert list(PRESETS["gabor"].params) == ["size", "sigma", "theta", "wavelength", "gamma", "phase", "zero_mean"]
-    assert list(PRESETS["gabor_bank"].params)[0] == "orientations"
+    assert next(iter(PRESETS["gabor_bank"].params)) == "orientations"
     assert PRESETS["sobel_x"].params == {}
 
 

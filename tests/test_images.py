@@ -44,7 +44,7 @@ def test_gray_is_skimage_luminance_and_rgb_repeats():
     np.testing.assert_array_equal(rgb[:, :, 0], rgb[:, :, 2])
     keep = load_image("coffee", cfg())
     assert keep.shape == (400, 600, 3) and keep.dtype == np.float32
-    assert 0.0 <= keep.min() and keep.max() <= 1.0
+    assert keep.min() >= 0.0 and keep.max() <= 1.0
 
 
 def test_resize_pair_and_longest_side():

@@ -438,16 +438,14 @@ def test_rerun_ignores_a_hostile_manifest(tmp_path):
 
 def test_atomic_write_leaves_nothing_on_failure(tmp_path):
     target = tmp_path / "x.png"
-    with pytest.raises(RuntimeError):
-        with atomic_write(target) as f:
-            f.write(b"half")
-            raise RuntimeError("interrupted")
+    with pytest.raises(RuntimeError), atomic_write(target) as f:
+        f.write(b"half")
+        raise RuntimeError("interrupted")
     assert list(tmp_path.iterdir()) == []
     target.write_bytes(b"old")
-    with pytest.raises(RuntimeError):
-        with atomic_write(target) as f:
-            f.write(b"new")
-            raise RuntimeError("interrupted")
+    with pytest.raises(RuntimeError), atomic_write(target) as f:
+        f.write(b"new")
+        raise RuntimeError("interrupted")
     assert target.read_bytes() == b"old" and len(list(tmp_path.iterdir())) == 1
 
 
