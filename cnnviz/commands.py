@@ -8,7 +8,6 @@ Each takes plain values, does the work, and returns what the command prints
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,7 +122,9 @@ def run_command(req: RunRequest) -> list[Path]:
         raise CnnvizError("two images would write to the same folder; give them different names")
     if req.jobs <= 1 or len(jobs) == 1:
         return [p for image, out in jobs for p in _render_one(req, image, out)]
-    with ProcessPoolExecutor(max_workers=min(req.jobs, len(jobs))) as pool:
+    from .batch import open_executor
+
+    with open_executor(req.jobs, None, len(jobs)) as (pool, _):
         futures = [pool.submit(_render_one, req, image, out) for image, out in jobs]
         return [p for f in futures for p in f.result()]
 

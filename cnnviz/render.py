@@ -29,6 +29,7 @@ other front ends can use them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -1320,6 +1321,31 @@ def manifest_json(manifest: Mapping[str, Any]) -> str:
 _OWN_FILE = re.compile(r"^(?:filters_)?\d+_[\w.-]+\.png$|^overview\.png$|^activations\.npz$")
 
 
+#: Temporary files of :func:`cnnviz.pngio.atomic_write`: ``.<name>.<pid>.<thread>.tmp``.
+_OWN_TEMP = re.compile(r"^\..+\.(\d+)\.\d+\.tmp$")
+
+
+def remove_orphaned_temps(out: Path) -> list[Path]:
+    """Remove temporary files a killed cnnviz process left in ``out`` (their process is gone)."""
+    removed = []
+    for p in out.iterdir() if out.is_dir() else []:
+        m = _OWN_TEMP.match(p.name)
+        if not m or not p.is_file():
+            continue
+        pid = int(m.group(1))
+        if pid == os.getpid():
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            with contextlib.suppress(OSError):
+                p.unlink()
+                removed.append(p)
+        except (PermissionError, OSError):
+            pass
+    return removed
+
+
 def _previous_files(manifest: Path) -> set[str]:
     """File names listed by a previous manifest that cnnviz may remove."""
     try:
@@ -1601,6 +1627,7 @@ def render(
     layers = list(layers)
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
+    remove_orphaned_temps(out)
     if config_path is None and config.source and not config.source.startswith("<"):
         config_path = config.source
     config_path = os.fspath(config_path) if config_path is not None else None

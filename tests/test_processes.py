@@ -55,9 +55,10 @@ def test_sigkill_at_any_point_leaves_only_whole_files(tmp_path):
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         assert _check_outputs_whole(out) >= total - 1
-    # a run after all that still works and leaves everything whole
+    # a run after all that still works, leaves everything whole, and clears the killed runs' temporaries
     subprocess.run([*CLI, "run", NUMPYCNN, "chelsea", "-o", str(out)], check=True, capture_output=True)
     _check_outputs_whole(out)
+    assert [p.name for p in out.iterdir() if p.name.endswith(".tmp")] == []
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
