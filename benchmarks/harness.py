@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -21,18 +22,26 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 
 
-def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    """Seconds one call of ``fn`` takes (garbage collection off during the call), and its result."""
+def timed(fn: Callable[[], Any], kernel: list | None = None) -> tuple[float, Any]:
+    """Seconds one call of ``fn`` takes (garbage collection off during the call), and its result.
+
+    If ``kernel`` is a list, ``(page faults, system CPU seconds)`` of the call is appended
+    to it: time the kernel spent mapping fresh memory (and compacting huge pages) shows here.
+    """
     gc.collect()
     enabled = gc.isenabled()
     gc.disable()
     try:
+        r0 = resource.getrusage(resource.RUSAGE_SELF)
         t0 = time.perf_counter()
         result = fn()
         dt = time.perf_counter() - t0
+        r1 = resource.getrusage(resource.RUSAGE_SELF)
     finally:
         if enabled:
             gc.enable()
+    if kernel is not None:
+        kernel.append((r1.ru_minflt - r0.ru_minflt + r1.ru_majflt - r0.ru_majflt, r1.ru_stime - r0.ru_stime))
     return dt, result
 
 
@@ -41,12 +50,16 @@ def interleaved(
     repeats: int,
     warmup: int = 1,
     log: Callable[[str], None] | None = None,
+    before_round: Callable[[], Any] | None = None,
+    kernel: dict[str, list] | None = None,
 ) -> dict[str, list[float]]:
     """Time every candidate ``repeats`` times, interleaved; return name -> seconds per round.
 
     Each candidate is first called ``warmup`` times untimed.  In round ``r``
     the candidates are called in their order rotated by ``r``, so that none
-    always runs first (after an idle period) or last.
+    always runs first (after an idle period) or last.  ``before_round`` is
+    called before each round (e.g. to wait for an idle machine).  If
+    ``kernel`` is a dict, it gets name -> [(page faults, system seconds)] per round.
     """
     names = list(candidates)
     for name in names:
@@ -54,13 +67,81 @@ def interleaved(
             candidates[name]()
     times: dict[str, list[float]] = {n: [] for n in names}
     for r in range(repeats):
+        if before_round:
+            before_round()
         k = r % len(names)
         for name in names[k:] + names[:k]:
-            dt, _ = timed(candidates[name])
+            dt, _ = timed(candidates[name], None if kernel is None else kernel.setdefault(name, []))
             times[name].append(dt)
         if log:
             log(f"    round {r + 1}/{repeats}: " + ", ".join(f"{n} {fmt_time(times[n][-1])}" for n in names))
     return times
+
+
+def cpu_snapshot() -> tuple[float, float, float] | None:
+    """(machine busy seconds, machine total seconds, this process's + its children's CPU seconds).
+
+    Linux only (/proc/stat); None elsewhere.  Two snapshots give the share of
+    the machine that *other* processes used in between (:func:`others_share`).
+    """
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    hz = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    total = sum(fields[:8])
+    t = os.times()
+    return (total - idle) / hz, total / hz, t.user + t.system + t.children_user + t.children_system
+
+
+def others_share(a: tuple[float, float, float] | None, b: tuple[float, float, float] | None) -> float | None:
+    """Fraction of the machine's CPU time (all cores) used by other processes between two snapshots."""
+    if not a or not b or b[1] <= a[1]:
+        return None
+    return max(0.0, ((b[0] - a[0]) - (b[2] - a[2])) / (b[1] - a[1]))
+
+
+def wait_idle(max_wait: float, threshold: float = 0.1, quiet_for: int = 3, sample: float = 1.0,
+              log: Callable[[str], None] | None = None) -> float:
+    """Sleep until other processes used < ``threshold`` of the CPU for ``quiet_for`` samples of ``sample`` s.
+
+    Gives up after ``max_wait`` seconds; returns the seconds waited.
+    """
+    t0 = time.monotonic()
+    quiet = 0
+    while time.monotonic() - t0 < max_wait:
+        a = cpu_snapshot()
+        if a is None:
+            return 0.0
+        time.sleep(sample)
+        share = others_share(a, cpu_snapshot())
+        quiet = quiet + 1 if share is not None and share < threshold else 0
+        if quiet >= quiet_for:
+            break
+        if log and quiet == 0:
+            log(f"  waiting for an idle machine (others use {100 * (share or 0):.0f}% of the CPU)")
+    return time.monotonic() - t0
+
+
+def thp_settings() -> dict[str, Any]:
+    """Transparent huge page settings, and whether NumPy asks for huge pages (madvise) on big arrays."""
+    out: dict[str, Any] = {}
+    for key in ("enabled", "defrag"):
+        try:
+            text = Path(f"/sys/kernel/mm/transparent_hugepage/{key}").read_text()
+            out[key] = text[text.index("[") + 1:text.index("]")]
+        except (OSError, ValueError):
+            out[key] = None
+    try:
+        import numpy as np
+
+        mod = getattr(np, "_core", None) or np.core
+        out["numpy_madvise_hugepage"] = bool(mod.multiarray._get_madvise_hugepage())
+    except Exception:
+        out["numpy_madvise_hugepage"] = None
+    return out
 
 
 def median(xs: Sequence[float]) -> float:
@@ -73,6 +154,7 @@ def command_times(
     env: dict[str, str] | None = None,
     cwd: str | os.PathLike[str] | None = None,
     warmup: int = 1,
+    before_round: Callable[[], Any] | None = None,
 ) -> tuple[dict[str, list[float]], dict[str, str]]:
     """Wall time of whole processes, interleaved.  ``commands``: name -> function giving argv.
 
@@ -95,6 +177,8 @@ def command_times(
             once(name)
     times: dict[str, list[float]] = {n: [] for n in names}
     for r in range(repeats):
+        if before_round:
+            before_round()
         k = r % len(names)
         for name in names[k:] + names[:k]:
             times[name].append(once(name))

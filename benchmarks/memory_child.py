@@ -26,11 +26,12 @@ import resource
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
-import stacks  # noqa: E402
+import stacks
 
 CANDIDATES = ("cnnviz-keep", "cnnviz-stream", "torch-keep", "torch-stream", "tensordot-keep")
 
@@ -67,8 +68,6 @@ def main(argv: list[str]) -> int:
     if cand not in CANDIDATES:
         print(f"unknown candidate {cand!r}; expected one of {CANDIDATES}", file=sys.stderr)
         return 2
-    import numpy as np
-
     family, mode = cand.split("-")
     keep = mode == "keep"
     traced = family in ("cnnviz", "tensordot")
@@ -79,7 +78,7 @@ def main(argv: list[str]) -> int:
 
         config = cnnviz.load_config(stacks.spec_config(stacks.DEEP_SPEC, "rgb" if c == 3 else "gray"))
 
-        def work(x: np.ndarray) -> list:
+        def work(x: Any) -> list:
             if keep:
                 return [la.output for la in cnnviz.run(config, x)]
             last = None
@@ -96,7 +95,7 @@ def main(argv: list[str]) -> int:
         torch = references.torch_setup()
         tstack = references.torch_kernels(stacks.random_stack(stacks.DEEP_SPEC, c))
 
-        def work(x):  # type: ignore[no-untyped-def]
+        def work(x: Any) -> list:
             if keep:
                 return references.torch_stack(x, tstack, keep=True)
             with torch.inference_mode():
@@ -113,7 +112,7 @@ def main(argv: list[str]) -> int:
 
         stack = stacks.random_stack(stacks.DEEP_SPEC, c)
 
-        def work(x):  # type: ignore[no-untyped-def]
+        def work(x: Any) -> list:
             return references.tensordot_stack(x, stack, keep=True)
 
         make_input = lambda img: img  # noqa: E731

@@ -83,12 +83,12 @@ __all__ = [
 
 def conv_flops(stack: Sequence[Stage], shape: tuple[int, int, int]) -> list[int]:
     """FLOPs (2 × multiply-adds) of every conv stage of ``stack`` on an input of ``shape``."""
-    h, w, c = shape
+    h, w, _ = shape
     out = []
     for st in stack:
         if st[0] == "conv":
             n, kh, kw, kc = st[1].shape
-            h, w, c = h - kh + 1, w - kw + 1, n
+            h, w = h - kh + 1, w - kw + 1
             out.append(2 * h * w * n * kh * kw * kc)
         elif st[0] == "pool":
             h, w = h // st[1], w // st[1]
@@ -220,12 +220,12 @@ def ndimage_conv(x: np.ndarray, kernels: np.ndarray) -> np.ndarray:
     ho, wo = h - kh + 1, w - kw + 1
     # ndimage centres the kernel at index k // 2: the valid output for the
     # window starting at (i, j) sits at (i + kh // 2, j + kw // 2).
-    t, l = kh // 2, kw // 2
+    top, left = kh // 2, kw // 2
     out = np.empty((ho, wo, n), dtype=x.dtype)
     for f in range(n):
         acc = None
         for ch in range(c):
-            r = ndimage.correlate(x[:, :, ch], kernels[f, :, :, ch], mode="constant")[t : t + ho, l : l + wo]
+            r = ndimage.correlate(x[:, :, ch], kernels[f, :, :, ch], mode="constant")[top : top + ho, left : left + wo]
             acc = r if acc is None else acc + r
         out[:, :, f] = acc
     return out

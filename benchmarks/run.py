@@ -54,10 +54,12 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(1, str(ROOT))
 os.environ.setdefault("MPLBACKEND", "Agg")
-
-import numpy as np  # noqa: E402
+if "--no-hugepages" in sys.argv[1:]:
+    # Must be set before NumPy is imported (and is inherited by every child process).
+    os.environ["NUMPY_MADVISE_HUGEPAGE"] = "0"
 
 import harness as H  # noqa: E402
+import numpy as np  # noqa: E402
 import references as R  # noqa: E402
 import stacks as S  # noqa: E402
 
@@ -72,8 +74,10 @@ class Mismatch(Exception):
 class Bench:
     """Run-wide settings, the log and the collected results."""
 
-    def __init__(self, quick: bool, repeats: int | None, verbose: bool) -> None:
+    def __init__(self, quick: bool, repeats: int | None, verbose: bool, wait_idle: float = 0) -> None:
         self.quick = quick
+        self.wait_idle = wait_idle
+        self.waited = 0.0
         self.repeats = repeats
         self.verbose = verbose
         self.rows: list[dict[str, Any]] = []
@@ -89,6 +93,11 @@ class Bench:
         if self.repeats:
             return self.repeats
         return 1 if self.quick else full
+
+    def settle(self) -> None:
+        """Before a round: with --wait-idle, wait (≤ 1/10 of its budget) for other processes to go quiet."""
+        if self.wait_idle:
+            self.waited += H.wait_idle(self.wait_idle / 10, threshold=0.1, quiet_for=2, sample=0.5)
 
     def log(self, msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
@@ -122,8 +131,11 @@ def new_row(rid: int, key: str, title: str) -> dict[str, Any]:
 
 
 def add_candidate(row: dict, name: str, times: list[float] | None, *, flops: float | None = None,
-                  note: str = "", base: str | None = None) -> dict[str, Any]:
+                  note: str = "", base: str | None = None, kernel: list | None = None) -> dict[str, Any]:
     c: dict[str, Any] = {"name": name, "times": times, "note": note, "median": None, "best": None}
+    if kernel:
+        c["page_faults"] = H.median([k[0] for k in kernel])
+        c["sys_seconds"] = H.median([k[1] for k in kernel])
     if times:
         c["median"] = H.median(times)
         c["best"] = min(times)
@@ -145,6 +157,12 @@ def finish_ratios(row: dict, base: str) -> None:
 def median_of(row: dict, name: str) -> float | None:
     c = next((c for c in row["candidates"] if c["name"] == name), None)
     return c["median"] if c else None
+
+
+def best_of(row: dict, name: str) -> float:
+    """Best (smallest) time of a candidate; NaN if it was not timed."""
+    c = next((c for c in row["candidates"] if c["name"] == name), None)
+    return float(c["best"]) if c and c["best"] else float("nan")
 
 
 def target(row: dict, text: str, value: float | None, ok: bool | None, shown: str, note: str = "") -> None:
@@ -173,8 +191,10 @@ def run_recorder(cfg: Any, img: np.ndarray, sink: list) -> Callable[[], list]:
     import cnnviz
 
     def call() -> list:
+        t0 = time.perf_counter()
         layers = cnnviz.run(cfg, img)
-        sink.append([la.seconds for la in layers])
+        total = time.perf_counter() - t0
+        sink.append([la.seconds for la in layers] + [total])
         return layers
 
     return call
@@ -186,12 +206,24 @@ def stage_breakdown(row: dict, planned: list, sink: list, total: float | None) -
         return
     base = next((c for c in row["candidates"] if c["name"].startswith("cnnviz.run")), None)
     rounds = len(base["times"] or []) if base else 0
-    per = np.median(np.array(sink[-rounds:] if rounds else sink), axis=0)
+    runs = np.array(sink[-rounds:] if rounds else sink)  # per run: stage seconds..., total
+    per = np.median(runs[:, :-1], axis=0)
+    outside = runs[:, -1] - runs[:, :-1].sum(axis=1)
     row["run_breakdown"] = {
         "stages": [{"name": ps.name, "type": ps.type, "seconds": float(s)} for ps, s in zip(planned, per)],
-        "outside_stages": float(total - per.sum()),
+        "outside_stages": float(np.median(outside)),
         "total": total,
     }
+
+
+def scipy_note() -> str | None:
+    """None when SciPy imports, else why not (SciPy comes with the [bench] and [test] extras)."""
+    try:
+        import scipy.ndimage
+        import scipy.signal  # noqa: F401
+    except Exception as e:
+        return f"scipy not importable ({type(e).__name__}: {e})"
+    return None
 
 
 def torch_outs(ts: list) -> list[np.ndarray]:
@@ -203,23 +235,26 @@ def time_stages(b: Bench, row: dict, stack: list[tuple], inputs: list[np.ndarray
     """GFLOP/s of every conv stage alone: cnnviz.operations.conv2d, torch conv2d, tensordot."""
     from cnnviz import operations as ops
 
+    def bind(fn: Callable[[Any, Any], Any], a: Any, k: Any) -> Callable[[], Any]:
+        return lambda: fn(a, k)
+
+    torch = b.torch
     convs = [st for st in stack if st[0] == "conv"]
     for i, (st, x, fl) in enumerate(zip(convs, inputs, flops)):
         k = st[1]
-        cands: dict[str, Callable[[], Any]] = {"cnnviz": lambda x=x, k=k: ops.conv2d(x, k)}
-        if b.torch is not None:
-            xt = R.to_torch(x)
-            kt = b.torch.from_numpy(np.ascontiguousarray(k.transpose(0, 3, 1, 2)))
+        cands: dict[str, Callable[[], Any]] = {"cnnviz": bind(ops.conv2d, x, k)}
+        if torch is not None:
+            kt = torch.from_numpy(np.ascontiguousarray(k.transpose(0, 3, 1, 2)))
 
-            def tconv(xt: Any = xt, kt: Any = kt) -> Any:
-                with b.torch.inference_mode():
-                    return R.torch_conv(xt, kt)
+            def tconv(a: Any, kk: Any) -> Any:
+                with torch.inference_mode():
+                    return R.torch_conv(a, kk)
 
-            cands["torch"] = tconv
+            cands["torch"] = bind(tconv, R.to_torch(x), kt)
         if with_tensordot:
-            cands["tensordot"] = lambda x=x, k=k: R.tensordot_conv(x, k)
+            cands["tensordot"] = bind(R.tensordot_conv, x, k)
         b.vlog(f"  stage conv{i + 1} {x.shape} x {k.shape}")
-        times = H.interleaved(cands, repeats, log=b.vlog)
+        times = H.interleaved(cands, repeats, log=b.vlog, before_round=b.settle)
         n, kh, kw, c = k.shape
         entry: dict[str, Any] = {
             "stage": f"conv{i + 1}",
@@ -242,7 +277,7 @@ def matmul_peak(b: Bench) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     a = rng.random((n, n), dtype=np.float32)
     c = rng.random((n, n), dtype=np.float32)
-    times = H.interleaved({"matmul": lambda: a @ c}, b.reps(15), warmup=2)["matmul"]
+    times = H.interleaved({"matmul": lambda: a @ c}, b.reps(15), warmup=2, before_round=b.settle)["matmul"]
     flop = 2 * n**3
     res = {"n": n, "median": H.median(times), "best": min(times), "times": times,
            "gflops_median": flop / H.median(times) / 1e9, "gflops_best": flop / min(times) / 1e9}
@@ -282,8 +317,11 @@ def row_numpycnn(b: Bench) -> dict[str, Any]:
         del cands["cnnviz operations"]
     refs: dict[str, Callable[[], Any]] = {
         "NumPy sliding_window_view + tensordot": lambda: R.tensordot_stack(img, stack),
-        "scipy.ndimage.correlate": lambda: R.ndimage_stack(img, stack),
     }
+    if scipy_note() is None:
+        refs["scipy.ndimage.correlate"] = lambda: R.ndimage_stack(img, stack)
+    else:
+        row["notes"].append(f"scipy.ndimage skipped: {scipy_note()}")
     for name, fn in refs.items():
         if b.check(row, name, fn(), ref):
             cands[name] = fn
@@ -300,18 +338,20 @@ def row_numpycnn(b: Bench) -> dict[str, Any]:
     loop_ok = b.check(row, "NumPyCNN loops", R.loop_stack(crop, stack), [la.output for la in cnnviz.run(cfg, crop)])
 
     b.log(f"  timing {len(cands)} candidates x {b.reps(21)} rounds")
-    times = H.interleaved(cands, b.reps(21), log=b.vlog)
+    kern: dict[str, list] = {}
+    times = H.interleaved(cands, b.reps(21), log=b.vlog, before_round=b.settle, kernel=kern)
     loop_times = None
     if loop_ok:
         n_loop = b.reps(3)
         b.log(f"  timing NumPyCNN loops x {n_loop} (the full stack, not extrapolated)")
         loop_times = []
         for _ in range(n_loop):
+            b.settle()
             dt, outs = H.timed(lambda: R.loop_stack(img, stack))
             loop_times.append(dt)
         b.check(row, "NumPyCNN loops (full image)", outs, ref)
     for name, ts in times.items():
-        add_candidate(row, name, ts, flops=sum(flops))
+        add_candidate(row, name, ts, flops=sum(flops), kernel=kern.get(name))
     if loop_ok:
         add_candidate(row, "NumPyCNN loops (Python, float64)", loop_times, flops=sum(flops),
                       note="full stack timed, no extrapolation")
@@ -325,10 +365,12 @@ def row_numpycnn(b: Bench) -> dict[str, Any]:
     if loop_t and run_t:
         r = loop_t / run_t
         extra = f"; operations alone {loop_t / ops_t:.0f}×" if ops_t else ""
+        extra += f"; best-of runs {best_of(row, 'NumPyCNN loops (Python, float64)') / best_of(row, 'cnnviz.run (config dict)'):.0f}×"
         target(row, "≥ 400× faster than NumPyCNN's loops", r, r >= 400, f"{r:.0f}× faster{extra}")
     if torch_t and run_t:
         r = run_t / torch_t
         extra = f"; operations alone {ops_t / torch_t:.2f}×" if ops_t else ""
+        extra += f"; best-of runs {best_of(row, 'cnnviz.run (config dict)') / best_of(row, 'PyTorch CPU float32'):.2f}×"
         target(row, "within 1.5× of PyTorch", r, r <= 1.5, f"cnnviz ÷ torch = {r:.2f}×{extra}")
     else:
         target(row, "within 1.5× of PyTorch", None, None, "skipped (no torch)")
@@ -373,16 +415,20 @@ def row_deep(b: Bench, rid: int, channels: int) -> dict[str, Any]:
 
     rounds = b.reps(9 if channels == 1 else 5)
     b.log(f"  timing {len(cands)} candidates x {rounds} rounds")
-    times = H.interleaved(cands, rounds, log=b.vlog)
+    kern: dict[str, list] = {}
+    times = H.interleaved(cands, rounds, log=b.vlog, before_round=b.settle, kernel=kern)
     for name, ts in times.items():
-        add_candidate(row, name, ts, flops=sum(flops))
+        add_candidate(row, name, ts, flops=sum(flops), kernel=kern.get(name))
 
-    if channels == 1:
+    if channels == 1 and scipy_note() is not None:
+        row["notes"].append(f"scipy.signal skipped: {scipy_note()}")
+    elif channels == 1:
         # scipy.signal.correlate2d: checked on a crop, then the whole stack timed once (≈ 14 s).
         crop = np.ascontiguousarray(img[:48, :48])
         if b.check(row, "scipy.signal.correlate2d", R.signal_stack(crop, stack),
                    [la.output for la in cnnviz.run(cfg, crop)]):
             b.log("  timing scipy.signal.correlate2d once (the full stack, not extrapolated)")
+            b.settle()
             dt, outs = H.timed(lambda: R.signal_stack(img, stack))
             b.check(row, "scipy.signal.correlate2d (full image)", outs, ref)
             add_candidate(row, "scipy.signal.correlate2d", [dt], flops=sum(flops),
@@ -394,14 +440,15 @@ def row_deep(b: Bench, rid: int, channels: int) -> dict[str, Any]:
     conv_at = [i for i, st in enumerate(stack) if st[0] == "conv"]
     inputs = [img if i == 0 else ref[i - 1] for i in conv_at]
     b.log("  timing each conv stage alone")
-    time_stages(b, row, stack, inputs, flops, b.reps(7 if channels == 1 else 3))
+    time_stages(b, row, stack, inputs, flops, b.reps(7 if channels == 1 else 5))
 
     # Targets.
     run_t, torch_t = median_of(row, base), median_of(row, "PyTorch CPU float32")
     limit = 1.5 if channels == 1 else 1.2
     if torch_t and run_t:
         r = run_t / torch_t
-        target(row, f"within {limit}× of PyTorch", r, r <= limit, f"cnnviz ÷ torch = {r:.2f}×")
+        rb = best_of(row, base) / best_of(row, "PyTorch CPU float32")
+        target(row, f"within {limit}× of PyTorch", r, r <= limit, f"cnnviz ÷ torch = {r:.2f}×; best-of runs {rb:.2f}×")
     else:
         target(row, f"within {limit}× of PyTorch", None, None, "skipped (no torch)")
 
@@ -415,7 +462,10 @@ def memory_rows(b: Bench, row: dict, size: int, channels: int) -> None:
     if b.torch is not None:
         names[2:2] = ["torch-keep", "torch-stream"]
     b.log(f"  peak memory, one fresh process each: {', '.join(names)}")
-    res = {n: H.measure_memory(n, size, size, channels) for n in names}
+    res = {}
+    for n in names:
+        b.settle()
+        res[n] = H.measure_memory(n, size, size, channels)
     for n in names:
         r = res[n]
         r.setdefault("candidate", n)
@@ -472,8 +522,7 @@ def cnnviz_grid_writer() -> tuple[Callable[[np.ndarray, Path], Any] | None, str]
         return write, "cnnviz.render.render_grid + cnnviz.pngio.write_png (palette PNG)"
     for name in ("write_grid", "compose_grid_png"):
         if hasattr(RD, name):
-            f = getattr(RD, name)
-            return (lambda maps, path: f(maps, path)), f"cnnviz.render.{name}"
+            return getattr(RD, name), f"cnnviz.render.{name}"
     return None, "TODO: no public grid-to-PNG function in cnnviz.render yet"
 
 
@@ -495,12 +544,12 @@ def row_grid(b: Bench) -> dict[str, Any]:
         if hasattr(pic, "layout"):
             im = Image.open(out / "cnnviz.png")
             idx = np.asarray(im)
-            pal = np.asarray(im.getpalette()[: 256 * 3], np.uint8).reshape(-1, 3)
+            pal = np.asarray((im.getpalette() or [])[: 256 * 3], np.uint8).reshape(-1, 3)
             s = pic.layout.scale
             tiles = []
-            for j, ch in enumerate(pic.indices):
-                t, l, bt, r = pic.layout.tile_box(j)
-                tiles.append(pal[idx[t:bt:s, l:r:s]][..., 0].astype(np.float64) / 255)
+            for j in range(len(pic.indices)):
+                top, left, bottom, right = pic.layout.tile_box(j)
+                tiles.append(pal[idx[top:bottom:s, left:right:s]][..., 0].astype(np.float64) / 255)
             got = np.stack(tiles, axis=2)
             err = float(np.abs(got - ref01[:, :, pic.indices]).max())
             row["checks"]["cnnviz renderer"] = err * 255
@@ -525,9 +574,10 @@ def row_grid(b: Bench) -> dict[str, Any]:
 
     rounds = b.reps(9)
     b.log(f"  timing {len(cands)} candidates x {rounds} rounds")
-    times = H.interleaved(cands, rounds, log=b.vlog)
+    kern: dict[str, list] = {}
+    times = H.interleaved(cands, rounds, log=b.vlog, before_round=b.settle, kernel=kern)
     for name, ts in times.items():
-        add_candidate(row, name, ts)
+        add_candidate(row, name, ts, kernel=kern.get(name))
     for name, fname in ((base, "cnnviz.png"), ("one composed array + Pillow 'L' PNG", "pillow.png"),
                         ("matplotlib subplots + imshow + savefig", "mpl.png")):
         c = next((c for c in row["candidates"] if c["name"] == name), None)
@@ -538,9 +588,11 @@ def row_grid(b: Bench) -> dict[str, Any]:
     t = median_of(row, base)
     mpl = median_of(row, "matplotlib subplots + imshow + savefig")
     if t:
-        target(row, "under 0.1 s", t, t < 0.1, H.fmt_time(t))
+        target(row, "under 0.1 s", t, t < 0.1, f"{H.fmt_time(t)}; best {H.fmt_time(best_of(row, base))}")
         if mpl:
-            target(row, "≥ 9× faster than matplotlib", mpl / t, mpl / t >= 9, f"{mpl / t:.1f}× faster")
+            rb = best_of(row, "matplotlib subplots + imshow + savefig") / best_of(row, base)
+            target(row, "≥ 9× faster than matplotlib", mpl / t, mpl / t >= 9,
+                   f"{mpl / t:.1f}× faster; best-of runs {rb:.1f}×")
     else:
         target(row, "under 0.1 s", None, None, "TODO: grid API missing")
     return row
@@ -586,7 +638,8 @@ def row_process(b: Bench) -> dict[str, Any]:
     env = dict(os.environ, MPLBACKEND="Agg")
     rounds = b.reps(9)
     b.log(f"  timing {len(cmds)} commands x {rounds} rounds")
-    times, errors = H.command_times(cmds, rounds, env=env, cwd=b.tmp, warmup=0 if b.quick else 1)
+    times, errors = H.command_times(cmds, rounds, env=env, cwd=b.tmp, warmup=0 if b.quick else 1,
+                                    before_round=b.settle)
     for name, err in errors.items():
         b.failures.append(f"row 5: {name}: {err}")
         row["notes"].append(f"FAILED {name}: {err}")
@@ -600,10 +653,12 @@ def row_process(b: Bench) -> dict[str, Any]:
     h = median_of(row, "cnnviz --help")
     r = median_of(row, "cnnviz run configs/numpycnn.yaml chelsea")
     if h:
-        target(row, "cnnviz --help under 0.15 s", h, h < 0.15 and "cnnviz --help" not in errors, H.fmt_time(h))
+        target(row, "cnnviz --help under 0.15 s", h, h < 0.15 and "cnnviz --help" not in errors,
+               f"{H.fmt_time(h)}; best {H.fmt_time(best_of(row, 'cnnviz --help'))}")
     if r:
         ok = r < 1.0 and not any(k.startswith("cnnviz run") for k in errors)
-        target(row, "cnnviz run numpycnn chelsea under 1.0 s", r, ok, H.fmt_time(r))
+        target(row, "cnnviz run numpycnn chelsea under 1.0 s", r, ok,
+               f"{H.fmt_time(r)}; best {H.fmt_time(best_of(row, 'cnnviz run configs/numpycnn.yaml chelsea'))}")
     return row
 
 
@@ -636,7 +691,7 @@ def profiles(b: Bench) -> list[dict[str, Any]]:
         st = pstats.Stats(prof)
         total = st.total_tt / n  # type: ignore[attr-defined]
         rows = []
-        for (fname, line, func), (cc, nc, tt, ct, _) in st.stats.items():  # type: ignore[attr-defined]
+        for (fname, line, func), (_cc, nc, tt, ct, _) in st.stats.items():  # type: ignore[attr-defined]
             where = f"{Path(fname).name}:{line}({func})" if fname != "~" else func
             rows.append({"function": where, "calls": nc / n, "tottime": tt / n, "cumtime": ct / n})
         rows.sort(key=lambda r: -r["tottime"])
@@ -666,7 +721,9 @@ def meta(b: Bench) -> dict[str, Any]:
             mem = int(f.readline().split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         pass
-    versions = {"python": platform.python_version(), "numpy": np.__version__, "cnnviz": cnnviz.__version__}
+    versions: dict[str, str | None] = {
+        "python": platform.python_version(), "numpy": np.__version__, "cnnviz": cnnviz.__version__,
+    }
     for mod in ("scipy", "matplotlib", "PIL"):
         try:
             versions[mod] = __import__(mod).__version__
@@ -689,10 +746,23 @@ def meta(b: Bench) -> dict[str, Any]:
         "versions": versions,
         "blas": blas,
         "torch_threads": b.torch.get_num_threads() if b.torch is not None else None,
+        "thp": H.thp_settings(),
         "torch_note": None if b.torch is not None else b.torch_note,
-        "thread_env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+        "thread_env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
                        if k in os.environ},
     }
+
+
+LEGEND = """\
+Legend: median and best are over interleaved rounds (one warm-up call first).  "÷ X" is the
+candidate's median ÷ X's median (above 1: slower than X).  GFLOP/s counts 2 × multiply-adds of
+the conv stages only.  sys time and page faults are per call (medians): the kernel mapping fresh
+memory (and compacting transparent huge pages) shows there.  "check vs cnnviz" is
+max |reference − cnnviz| / max |cnnviz| over every stage's output (rows 1-3), or the largest
+difference in gray levels (0-255) between a drawn tile and its map (row 4: cnnviz quantizes to
+247 colormap levels; for matplotlib, 0 means it was handed exactly the same arrays).  Memory:
+resident high-water mark of a fresh process minus its size just before the run (after imports,
+a small warm-up and making the input image)."""
 
 
 def report(b: Bench, info: dict[str, Any], md: bool) -> str:
@@ -703,7 +773,19 @@ def report(b: Bench, info: dict[str, Any], md: bool) -> str:
             + (f", {info['memory_bytes'] / GiB:.0f} GiB" if info["memory_bytes"] else "")
             + f" · Python {v['python']}, NumPy {v['numpy']} ({info['blas']}), SciPy {v['scipy']}, "
             f"matplotlib {v['matplotlib']}, Pillow {v['PIL']}, "
-            + (f"PyTorch {v['torch']} ({info['torch_threads']} threads)" if v["torch"] else "PyTorch: not installed"))
+            + (f"PyTorch {v['torch']} ({info['torch_threads']} threads)" if v["torch"] else "PyTorch: not installed")
+            + "".join(f" · {k}={val}" for k, val in info["thread_env"].items()))
+    thp = info.get("thp") or {}
+    if thp.get("enabled"):
+        head += (f"\ntransparent huge pages: {thp['enabled']}, defrag {thp['defrag']}; NumPy madvises huge pages: "
+                 f"{thp['numpy_madvise_hugepage']}")
+    if info.get("loadavg_start"):
+        head += (f"\nload average (1 min) at start {info['loadavg_start'][0]:.2f}, at end "
+                 f"{info['loadavg_end'][0]:.2f} (other processes compete for the {info['cores']} cores "
+                 f"when this is above 0)")
+    if info["mode"] == "quick":
+        head += ("\nQUICK MODE (a smoke test): small sizes and one round each, so the times and the "
+                 "target verdicts below mean nothing; run without --quick for real figures.")
     out.append(head if not md else head.replace("\n", "  \n"))
     mm = b.matmul
     if mm:
@@ -720,14 +802,23 @@ def report(b: Bench, info: dict[str, Any], md: bool) -> str:
         if row["error"]:
             out.append(f"ERROR: {row['error']}")
             continue
+        share = row.get("others_cpu_share")
+        if share is not None:
+            waited = f", of which {row['waited_for_idle']:.0f} s waiting for idle" if row.get("waited_for_idle") else ""
+            out.append(f"(other processes used {100 * share:.0f}% of the machine's CPU during this row; "
+                       f"took {row['seconds']:.0f} s{waited})")
+            out.append("")
         base = row.get("ratio_base", "")
-        headers = ["candidate", "median", "best", "rounds", f"÷ {base}", "GFLOP/s", "check", "note"]
+        headers = ["candidate", "median", "best", "rounds", f"÷ {base}", "GFLOP/s", "sys time", "page faults",
+                   "check vs cnnviz", "note"]
         lines = []
         for c in row["candidates"]:
             chk = next((row["checks"][k] for k in row["checks"] if k.startswith(c["name"].split(" (")[0])), None)
             lines.append([
                 c["name"], H.fmt_time(c["median"]), H.fmt_time(c["best"]), str(c.get("rounds", "")),
-                H.fmt_ratio(c.get("ratio")), f"{c['gflops']:.2f}" if c.get("gflops") else "",
+                H.fmt_ratio(c.get("ratio")), f"{c['gflops']:.3g}" if c.get("gflops") else "",
+                H.fmt_time(c["sys_seconds"]) if c.get("sys_seconds") is not None else "",
+                f"{c['page_faults']:.0f}" if c.get("page_faults") is not None else "",
                 "" if chk is None else f"{chk:.1e}", c.get("note", ""),
             ])
         out.append(H.table(headers, lines, md))
@@ -757,7 +848,7 @@ def report(b: Bench, info: dict[str, Any], md: bool) -> str:
             out.append(H.table(hdr, lines, md))
         if row["memory"]:
             out.append("")
-            hdr = ["process (fresh)", "peak − baseline", "peak RSS", "outputs kept", "NumPy traced peak", "time (1 run)"]
+            hdr = ["process (fresh)", "peak − baseline", "peak RSS", "outputs kept", "NumPy traced peak", "time (1 run, traced)"]
             lines = []
             for m in row["memory"]:
                 if "error" in m:
@@ -779,6 +870,8 @@ def report(b: Bench, info: dict[str, Any], md: bool) -> str:
             met = "skipped" if t["met"] is None else ("yes" if t["met"] else "NO")
             lines.append([str(row["id"]), t["target"], t["measured"], met])
     out.append(H.table(["row", "target", "measured", "met"], lines, md))
+    out.append("")
+    out.append(LEGEND)
     if b.failures:
         out.append("")
         out.append("FAILURES:")
@@ -816,6 +909,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rows", default="1,2,3,4,5", help="comma-separated rows to run (default: all)")
     ap.add_argument("--repeats", type=int, help="rounds per measurement (overrides the defaults)")
     ap.add_argument("--profile", action="store_true", help="also cProfile cnnviz.run on rows 1-3")
+    ap.add_argument("--no-hugepages", action="store_true",
+                    help="set NUMPY_MADVISE_HUGEPAGE=0 (NumPy then does not ask for transparent huge pages)")
+    ap.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS",
+                    help="on a shared machine: before each row wait (at most SECONDS), and before each round "
+                         "(at most SECONDS/10), until other processes leave the CPU idle")
     ap.add_argument("-v", "--verbose", action="store_true", help="log every round")
     args = ap.parse_args(argv)
     try:
@@ -826,8 +924,9 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         ap.error(f"--rows: no row {unknown[0]} (rows are 1-5)")
 
-    b = Bench(args.quick, args.repeats, args.verbose)
+    b = Bench(args.quick, args.repeats, args.verbose, args.wait_idle)
     t_start = time.perf_counter()
+    load_start = os.getloadavg() if hasattr(os, "getloadavg") else None
     try:
         if {2, 3} & set(wanted):
             b.log("matmul peak")
@@ -835,7 +934,13 @@ def main(argv: list[str] | None = None) -> int:
         for rid in wanted:
             label, fn = ROWS[rid]
             b.log(f"row {rid}: {label}")
+            if args.wait_idle:
+                waited = H.wait_idle(args.wait_idle, log=b.log)
+                if waited > 4:
+                    b.log(f"  waited {waited:.0f} s for an idle machine")
+            b.waited = 0.0
             t0 = time.perf_counter()
+            snap = H.cpu_snapshot()
             try:
                 row = fn(b)
             except Exception as e:
@@ -844,10 +949,15 @@ def main(argv: list[str] | None = None) -> int:
                 b.failures.append(f"row {rid}: {row['error']}")
                 traceback.print_exc()
             row["seconds"] = time.perf_counter() - t0
+            row["others_cpu_share"] = H.others_share(snap, H.cpu_snapshot())
+            row["waited_for_idle"] = b.waited
+            b.waited = 0.0
             b.rows.append(row)
         profs = profiles(b) if args.profile else None
         info = meta(b)
         info["seconds"] = time.perf_counter() - t_start
+        info["loadavg_start"] = load_start
+        info["loadavg_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
         text = report(b, info, md=False)
         print(text)
         if profs:
