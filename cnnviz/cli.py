@@ -75,9 +75,12 @@ _CONFIG = click.Path(dir_okay=False)
 @click.option("--max-memory", metavar="SIZE",
               help="Refuse stacks estimated to need more memory than SIZE (e.g. 2G) "
                    "[3/4 of the available memory].")
+@click.option("--stream/--no-stream", default=True, show_default=True,
+              help="Draw each stage as it is computed and drop it (least memory); --no-stream keeps every "
+                   "stage's output until the end (normalize: global then needs one pass, not two).")
 def run(config: str, images: tuple[str, ...], outdir: str | None, cmap: str | None, normalize: str | None,
         max_maps: int | None, scale: int | None, dpi: int | None, overrides: tuple[str, ...],
-        save_arrays: bool, jobs: int, max_memory: str | None) -> None:
+        save_arrays: bool, jobs: int, max_memory: str | None, stream: bool) -> None:
     """Run CONFIG on each IMAGE (a file or a sample name) and write the figures.
 
     \b
@@ -96,7 +99,7 @@ def run(config: str, images: tuple[str, ...], outdir: str | None, cmap: str | No
     from .pipeline import parse_bytes
 
     limit = parse_bytes(max_memory) if max_memory else None
-    written = run_command(RunRequest(config, list(images), outdir, sets, save_arrays, jobs, limit))
+    written = run_command(RunRequest(config, list(images), outdir, sets, save_arrays, jobs, limit, stream))
     folders = sorted({str(p.parent) for p in written})
     click.echo(f"wrote {len(written)} files to {', '.join(folders)}")
 

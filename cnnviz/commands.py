@@ -46,6 +46,7 @@ class RunRequest:
     save_arrays: bool = False
     jobs: int = 1
     max_memory: int | None = None
+    stream: bool = True
 
 
 def _load(config_path: str, overrides: list[str]) -> Config:
@@ -53,17 +54,26 @@ def _load(config_path: str, overrides: list[str]) -> Config:
     return apply_overrides(config, overrides) if overrides else config
 
 
-def _render_one(req: RunRequest, image: str, out: Path) -> list[Path]:
+def _render_one(req: RunRequest, image: str, out: Path, x: Any = None) -> list[Path]:
+    """Run and render one image (``x``: the image already loaded, if it was)."""
     from .images import load_image
-    from .pipeline import run
-    from .render import render
+    from .pipeline import iter_run, run
+    from .render import render, run_range
 
     config = _load(req.config_path, req.overrides)
-    x = load_image(image, config)
-    layers = run(config, x, max_memory=req.max_memory)
+    if x is None:
+        x = load_image(image, config)
+    global_range = None
+    if req.stream:
+        # each stage is drawn as it comes and dropped; a global scale needs a first pass for its range
+        if config.render["normalize"] == "global":
+            global_range = run_range(iter_run(config, x, max_memory=req.max_memory))
+        layers: Any = iter_run(config, x, max_memory=req.max_memory, inplace=True)
+    else:
+        layers = run(config, x, max_memory=req.max_memory)
     try:
         return render(config, layers, out, image=x, image_name=image, save_arrays=req.save_arrays,
-                      config_path=req.config_path)
+                      config_path=req.config_path, stream=req.stream, global_range=global_range)
     except OSError as exc:
         where = exc.filename or out
         raise CnnvizError(f"{where}: cannot write the output: {exc.strerror or exc}") from None
@@ -107,9 +117,10 @@ def run_command(req: RunRequest) -> list[Path]:
     preload_figures()
     config = _load(req.config_path, req.overrides)
     jobs: list[tuple[str, Path]] = []
+    loaded = None
     for image in req.images:
         x = load_image(image, config)
-        check_memory(plan(config, x.shape), x.shape, req.max_memory)
+        check_memory(plan(config, x.shape), x.shape, req.max_memory, keep=not req.stream)
         if req.outdir is None:
             out = default_outdir(config, req.config_path, image)
         elif len(req.images) > 1:
@@ -117,10 +128,13 @@ def run_command(req: RunRequest) -> list[Path]:
         else:
             out = Path(req.outdir)
         jobs.append((image, out))
+        loaded = x if len(req.images) == 1 else None
     outs = [o for _, o in jobs]
     if len(set(outs)) != len(outs):
         raise CnnvizError("two images would write to the same folder; give them different names")
-    if req.jobs <= 1 or len(jobs) == 1:
+    if len(jobs) == 1:
+        return _render_one(req, jobs[0][0], jobs[0][1], loaded)
+    if req.jobs <= 1:
         return [p for image, out in jobs for p in _render_one(req, image, out)]
     from .batch import open_executor
 

@@ -229,7 +229,7 @@ def _array_image(a: np.ndarray) -> np.ndarray:
         raise CnnvizError(f"an image array must hold numbers, not {a.dtype}")
     if not np.isfinite(a).all():
         raise CnnvizError("the image array contains NaN or inf")
-    return a.astype(np.float64)
+    return a if a.dtype in (np.float32, np.float64) else a.astype(np.float64)
 
 
 def _resize(arr: np.ndarray, resize: int | tuple[int, int]) -> np.ndarray:
@@ -245,4 +245,4 @@ def _resize(arr: np.ndarray, resize: int | tuple[int, int]) -> np.ndarray:
 
     out = sk_resize(arr, shape + (arr.shape[2],), order=1, anti_aliasing=shape[0] < h or shape[1] < w,
                     preserve_range=True, mode="reflect")
-    return np.clip(out, 0.0, 1.0)
+    return np.clip(out, 0.0, 1.0, out=out)

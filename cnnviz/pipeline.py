@@ -90,10 +90,21 @@ class PlannedStage:
         h, w, c = self.output_shape
         return h * w * c * self.dtype.itemsize
 
-    def apply(self, x: np.ndarray) -> np.ndarray:
-        """Run the stage on ``x`` (``input_shape``, the run's dtype) -> ``output_shape``."""
+    def apply(self, x: np.ndarray, *, inplace: bool = False) -> np.ndarray:
+        """Run the stage on ``x`` (``input_shape``, the run's dtype) -> ``output_shape``.
+
+        With ``inplace``, elementwise stages (relu, leaky_relu, abs) overwrite
+        ``x`` instead of allocating their output (streaming runs).
+        """
         p = self.config.params
         t = self.type
+        if inplace and x.flags.writeable:
+            if t == "relu":
+                return np.maximum(x, 0, out=x)
+            if t == "abs":
+                return np.abs(x, out=x)
+            if t == "leaky_relu":
+                return np.multiply(x, np.where(x < 0, x.dtype.type(p["slope"]), x.dtype.type(1)), out=x)
         if t == "conv":
             assert self.kernels is not None and self.padding is not None
             return ops.conv2d(
@@ -436,13 +447,17 @@ def iter_run(
     planned: list[PlannedStage] | None = None,
     max_memory: int | None = None,
     keep: bool = False,
+    inplace: bool = False,
 ) -> Iterator[Layer]:
     """Run the stack stage by stage, yielding each :class:`Layer` as it is done.
 
     The previous stage's output is dropped once the next one is computed
     unless the caller keeps the yielded layers, so a caller that renders and
     drops each layer holds at most two stages' outputs at once.  The memory
-    check assumes the caller keeps every layer when ``keep`` is true.
+    check assumes the caller keeps every layer when ``keep`` is true.  With
+    ``inplace`` (for a caller that is done with each layer before it asks for
+    the next, like ``render(stream=True)``) elementwise stages overwrite the
+    previous stage's output instead of allocating their own.
     """
     from .images import load_image
 
@@ -450,9 +465,11 @@ def iter_run(
     x = load_image(image, config)
     stages = planned if planned is not None else plan(config, x.shape)
     check_memory(stages, x.shape, max_memory, keep=keep)
-    for ps in stages:
+    for i, ps in enumerate(stages):
         t0 = time.perf_counter()
-        y = ps.apply(x)
+        # streaming: a stage's output is the caller's only until the next one is asked for,
+        # so an elementwise stage may overwrite it (never the input image, stage 0's input)
+        y = ps.apply(x, inplace=inplace and not keep and i > 0)
         seconds = time.perf_counter() - t0
         yield Layer(ps.index, ps.name, ps.type, y, ps, seconds)
         x = y

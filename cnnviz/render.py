@@ -30,11 +30,12 @@ other front ends can use them.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -288,12 +289,18 @@ def normalize_maps(
     with np.errstate(divide="ignore", invalid="ignore"):
         k = np.where(span > 0, (levels - 1) / np.where(span > 0, span, 1.0), 0.0)
     dtype = np.float32 if maps.dtype == np.float32 else np.float64
-    x = maps - lo.astype(dtype)
-    x *= k.astype(dtype)
-    x += dtype(0.5)
-    np.clip(x, 0, levels - 1, out=x)
-    with np.errstate(invalid="ignore"):
-        out = x.astype(np.uint8)
+    lo_d, k_d = lo.astype(dtype), k.astype(dtype)
+    out = np.empty(maps.shape, np.uint8)
+    h = maps.shape[0]
+    # a few MB of rows at a time: no float temporary the size of the whole stage
+    rows = max(1, (4 << 20) // max(1, maps[:1].size * np.dtype(dtype).itemsize))
+    for r0 in range(0, h, rows):
+        x = maps[r0:r0 + rows] - lo_d
+        x *= k_d
+        x += dtype(0.5)
+        np.clip(x, 0, levels - 1, out=x)
+        with np.errstate(invalid="ignore"):
+            out[r0:r0 + rows] = x
     return out
 
 
@@ -1252,8 +1259,12 @@ def build_manifest(
     image_name: str | None,
     image_shape: Sequence[int] | None,
     config_path: str | None,
+    stats: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The manifest (plain data; ``manifest.json`` is its JSON).
+
+    ``stats`` (stage index -> min/max/mean) replaces the statistics of layers
+    whose outputs were already dropped (``render(..., stream=True)``).
 
     Schema::
 
@@ -1281,7 +1292,7 @@ def build_manifest(
             "type": layer.type,
             "params": params,
             "output_shape": [int(x) for x in layer.output.shape],
-            **_stats(layer.output),
+            **(stats[layer.index] if stats and layer.index in stats else _stats(layer.output)),
             "milliseconds": round(float(layer.seconds) * 1000.0, 3),
             "files": list(files_by_stage.get(layer.index, [])),
         })
@@ -1564,12 +1575,29 @@ class _Writer:
         pixels = render_overview(self.rows, title=title, subtitle=sub, dpi=self.dpi, colorbar=bar)
         self.other_files.append(self.png("overview.png", pixels, None, title, "overview"))
 
-    def arrays(self, layers: Sequence[Layer]) -> None:
-        arrays = {stage_file_name(la.index, la.name, self.width)[:-4]: la.output for la in layers}
-        with atomic_write(self.out / "activations.npz", "wb") as f:
-            np.savez(f, **arrays)  # type: ignore[arg-type]  # numpy's stub mistypes **kwds
+    def arrays(self, layers: Iterable[Layer]) -> Iterator[None]:
+        """Write ``activations.npz`` one array at a time: send each layer, then close.
+
+        A generator so that a streaming render can add each stage's output as
+        it comes and drop it; the file appears (atomically) only when closed.
+        """
+        import zipfile
+
+        with atomic_write(self.out / "activations.npz", "wb") as f, \
+                zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+            for la in layers:
+                key = stage_file_name(la.index, la.name, self.width)[:-4]
+                with zf.open(key + ".npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.asanyarray(la.output), allow_pickle=False)
+                yield
         self.other_files.append("activations.npz")
         self.written.append(self.out / "activations.npz")
+
+
+def _drain(queue: list[Layer]) -> Iterator[Layer]:
+    """Yield what is put in ``queue`` (emptying it as it goes) until a yield finds it empty."""
+    while queue:
+        yield queue.pop(0)
 
 
 def render(
@@ -1582,6 +1610,8 @@ def render(
     save_arrays: bool = False,
     config_path: str | os.PathLike[str] | None = None,
     stage_ranges: Mapping[int, Sequence[float]] | None = None,
+    stream: bool = False,
+    global_range: tuple[float, float] | None = None,
 ) -> list[Path]:
     """Write a run's pictures, manifest and arrays (SPEC §3).
 
@@ -1591,8 +1621,9 @@ def render(
         Its ``render`` section decides cmap, normalisation, centring,
         ``max_maps``, columns, scale, dpi, labels, colorbar, and whether the
         overview and the filter pictures are drawn.
-    layers : sequence of Layer
-        From :func:`cnnviz.run`.
+    layers : sequence or iterable of Layer
+        From :func:`cnnviz.run` (or, with ``stream``, from
+        :func:`cnnviz.pipeline.iter_run`).
     outdir : path
         Created if missing.  Files are written atomically; the files that the
         previous ``manifest.json`` there listed and this run does not write
@@ -1616,6 +1647,16 @@ def render(
         the manifest as the stage's ``color_range``.  Vector stages (bar
         charts) ignore it.
 
+    stream : bool
+        Draw each stage as it arrives and drop its output before taking the
+        next, so that only one stage's output (plus the one being computed)
+        is alive at a time; ``layers`` may be a generator.  With
+        ``normalize: global`` pass ``global_range`` (the CLI computes it in a
+        first pass).
+    global_range : (lo, hi), optional
+        The run's range for ``normalize: global`` (default: computed from
+        ``layers``).
+
     Returns
     -------
     list of Path
@@ -1624,7 +1665,12 @@ def render(
     from .images import image_label
 
     config = load_config(config)
-    layers = list(layers)
+    if not stream:
+        layers = list(layers)
+        if global_range is None:
+            global_range = run_range(layers)
+    elif global_range is None and config.render["normalize"] == "global":
+        raise ValueError("render(stream=True) with normalize: global needs global_range")
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     remove_orphaned_temps(out)
@@ -1636,24 +1682,39 @@ def render(
         out=out,
         label=image_label(image_name) if image_name is not None else None,
         config_text=_config_text(config),
-        width=max(2, len(str(len(layers)))),
-        global_range=run_range(layers),
+        width=max(2, len(str(len(config.stages)))),
+        global_range=global_range,
         stage_ranges=stage_ranges,
     )
     if image is not None:
         w.input(np.asarray(image))
-    for i in range(len(layers)):
-        w.stage(layers, i)
+    pending: list[Layer] = []
+    arrays = w.arrays(_drain(pending)) if save_arrays else None
+    seen: list[Layer] = []
+    stats: dict[int, Mapping[str, Any]] = {}
+    for layer in layers:
+        seen.append(layer)
+        w.stage(seen, len(seen) - 1)
+        if arrays is not None:
+            pending.append(layer)
+            next(arrays)
+        if stream:  # keep the shape and statistics, drop the values
+            stats[layer.index] = _stats(layer.output)
+            seen[-1] = dataclasses.replace(layer, output=np.broadcast_to(
+                np.zeros((), layer.output.dtype), layer.output.shape))
+    if arrays is not None:
+        with contextlib.suppress(StopIteration):
+            next(arrays)
     if config.render["overview"] and w.rows:
         w.overview(config_path)
-    if save_arrays:
-        w.arrays(layers)
+    layers = seen
 
     manifest_path = out / "manifest.json"
     stale = _previous_files(manifest_path)
     manifest = build_manifest(config, layers, w.stage_files, input_files=w.input_files,
                               other_files=w.other_files, image_name=image_name,
-                              image_shape=None if image is None else np.shape(image), config_path=config_path)
+                              image_shape=None if image is None else np.shape(image), config_path=config_path,
+                              stats=stats)
     for st in manifest["stages"]:
         if st["index"] in w.color_ranges:
             st["color_range"] = _jsonable(list(w.color_ranges[st["index"]]))

@@ -206,3 +206,42 @@ def test_max_memory_refuses_before_writing(runner, tmp_path):
     r = runner.invoke(main, ["run", NUMPYCNN, "chelsea", "-o", str(out), "--max-memory", "lots"])
     assert r.exit_code == 1
     assert r.stderr == "Error: --max-memory: expected a size such as 2G or 512M, not 'lots'\n"
+
+
+@pytest.mark.parametrize("normalize", ["map", "global"])
+def test_stream_and_no_stream_write_the_same_pictures(runner, tmp_path, normalize):
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    for out, flag in ((a, "--stream"), (b, "--no-stream")):
+        r = invoke(runner, "run", NUMPYCNN, "chelsea", "-o", str(out), flag, "--save-arrays",
+                   "--normalize", normalize)
+        assert r.exit_code == 0, r.output
+    ma, mb = (json.loads((d / "manifest.json").read_text()) for d in (a, b))
+    assert ma["files"] == mb["files"]
+    for sa, sb in zip(ma["stages"], mb["stages"]):
+        assert (sa["min"], sa["max"], sa["mean"], sa["output_shape"]) == (sb["min"], sb["max"], sb["mean"], sb["output_shape"])
+    for name in ma["files"]:
+        if name.endswith(".png"):
+            np.testing.assert_array_equal(np.asarray(Image.open(a / name)), np.asarray(Image.open(b / name)))
+    za, zb = np.load(a / "activations.npz"), np.load(b / "activations.npz")
+    assert za.files == zb.files == [f"{i:02d}_{n}" for i, n in enumerate(
+        ["edges", "relu1", "pool1", "conv2", "relu2", "pool2", "conv3", "relu3", "pool3"], start=1)]
+    for key in za.files:
+        np.testing.assert_array_equal(za[key], zb[key])
+
+
+def test_streaming_keeps_only_one_stage_alive():
+    """The memory a streaming run may need is below keep-everything's: it is what --max-memory checks."""
+    from cnnviz.config import load_config
+    from cnnviz.pipeline import estimate_memory, plan
+
+    cfg = load_config(NUMPYCNN)
+    stages = plan(cfg, (300, 451, 1))
+    keep, stream = estimate_memory(stages, (300, 451, 1)), estimate_memory(stages, (300, 451, 1), keep=False)
+    assert stream < keep
+    # the first conv's output and its relu are the largest pair alive at once when streaming
+    assert stream >= stages[0].output_bytes + stages[1].output_bytes
