@@ -245,3 +245,25 @@ def test_streaming_keeps_only_one_stage_alive():
     assert stream < keep
     # the first conv's output and its relu are the largest pair alive at once when streaming
     assert stream >= stages[0].output_bytes + stages[1].output_bytes
+
+
+@pytest.mark.parametrize("name, sample", [
+    ("numpycnn", "chelsea"), ("padding", "camera"), ("edges", "camera"), ("gabor", "astronaut"),
+    ("rgb", "coffee"), ("tiny-cnn", "astronaut"),
+])
+def test_every_example_config_runs(runner, tmp_path, name, sample):
+    import json
+
+    cfg = ROOT / "configs" / f"{name}.yaml"
+    r = invoke(runner, "run", str(cfg), sample, "-o", str(tmp_path))
+    assert r.exit_code == 0, r.output
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert len(manifest["stages"]) == len(__import__("cnnviz").load_config(cfg).stages)
+    for f in manifest["files"]:
+        assert (tmp_path / f).stat().st_size > 0
+    assert (tmp_path / "overview.png").exists()
+
+
+def test_example_configs_are_all_tested():
+    names = sorted(p.stem for p in (ROOT / "configs").glob("*.yaml"))
+    assert names == ["edges", "gabor", "numpycnn", "padding", "rgb", "tiny-cnn"]
