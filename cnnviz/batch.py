@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import __version__
+from .config import load_config_file, referenced_files
 from .errors import CnnvizError, ConfigErrors, did_you_mean
 
 __all__ = [
@@ -66,7 +67,6 @@ __all__ = [
     "CONFIG_EXTENSIONS",
     "expand_images",
     "expand_configs",
-    "referenced_files",
     "config_digest",
     "run_task",
     "open_executor",
@@ -341,40 +341,15 @@ def _expand_config_patterns(patterns: Sequence[str]) -> tuple[list[str], list[st
     return out, errors
 
 
-def referenced_files(config: Any) -> list[Path]:
-    """The filter and weights files a config names (``file:`` entries), resolved, in order."""
-    out: list[Path] = []
-    base = Path(config.base_dir)
-    for st in config.data.get("stages") or []:
-        if not isinstance(st, dict):
-            continue
-        entries = list(st.get("filters") or []) if isinstance(st.get("filters"), list) else []
-        if isinstance(st.get("weights"), dict):
-            entries.append(st["weights"])
-        for e in entries:
-            if isinstance(e, dict) and isinstance(e.get("file"), str):
-                p = (base / e["file"]).resolve()
-                if p not in out:
-                    out.append(p)
-    return out
-
-
 def config_digest(config_path: str | os.PathLike[str], config: Any, overrides: Sequence[str]) -> str:
     """sha256 over the config file's bytes, each file it names (path as written and bytes), and the overrides."""
     h = hashlib.sha256()
     h.update(b"config\0")
     h.update(_file_digest(config_path).encode())
-    for p in referenced_files(config):
+    for p in referenced_files(config.data, config.base_dir):
         h.update(b"\0file\0" + str(p).encode() + b"\0" + _file_digest(p).encode())
     h.update(b"\0overrides\0" + json.dumps(list(overrides)).encode())
     return h.hexdigest()
-
-
-def _load(path: str, overrides: Sequence[str]) -> Any:
-    from .config import apply_overrides, load_config
-
-    config = load_config(Path(path))
-    return apply_overrides(config, list(overrides)) if overrides else config
 
 
 def _error_line(err: CnnvizError) -> str:
@@ -400,7 +375,7 @@ def expand_configs(patterns: Sequence[str], overrides: Sequence[str] = ()) -> tu
     for f in files:
         name = Path(f).stem
         try:
-            config = _load(f, overrides)
+            config = load_config_file(f, overrides)
             name = config.name or name
             digest = config_digest(f, config, overrides)
             staged.append((os.path.abspath(f), f, name, digest, None))
@@ -442,7 +417,7 @@ def _stage_ranges(task: Task) -> dict[int, list[float]]:
     from .pipeline import iter_run
     from .render import run_range
 
-    config = _load(task.config_path, task.overrides)
+    config = load_config_file(task.config_path, task.overrides)
     ranges: dict[int, list[float]] = {}
     for layer in iter_run(config, task.image, keep=False):
         r = run_range([layer])  # None for a vector (bar chart) stage
@@ -457,7 +432,7 @@ def _render(task: Task) -> dict[str, Any]:
     from .pipeline import run
     from .render import render
 
-    config = _load(task.config_path, task.overrides)
+    config = load_config_file(task.config_path, task.overrides)
     x = load_image(task.image, config)
     layers = run(config, x)
     out = Path(task.outdir)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import Config, apply_overrides, load_config
+from .config import Config, load_config, load_config_file
 from .errors import CnnvizError, ConfigErrors
 
 __all__ = [
@@ -49,18 +49,13 @@ class RunRequest:
     stream: bool = True
 
 
-def _load(config_path: str, overrides: list[str]) -> Config:
-    config = load_config(Path(config_path))
-    return apply_overrides(config, overrides) if overrides else config
-
-
 def _render_one(req: RunRequest, image: str, out: Path, x: Any = None) -> list[Path]:
     """Run and render one image (``x``: the image already loaded, if it was)."""
     from .images import load_image
     from .pipeline import iter_run, run
     from .render import render, run_range
 
-    config = _load(req.config_path, req.overrides)
+    config = load_config_file(req.config_path, req.overrides)
     if x is None:
         x = load_image(image, config)
     global_range = None
@@ -115,7 +110,7 @@ def run_command(req: RunRequest) -> list[Path]:
     from .pipeline import check_memory, plan
 
     preload_figures()
-    config = _load(req.config_path, req.overrides)
+    config = load_config_file(req.config_path, req.overrides)
     jobs: list[tuple[str, Path]] = []
     loaded = None
     for image in req.images:
@@ -168,14 +163,6 @@ def validate_command(paths: list[str]) -> list[tuple[str, list[CnnvizError]]]:
 
 
 # --- summary -----------------------------------------------------------------
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    raise AssertionError
 
 
 def _count(n: int) -> str:
@@ -233,9 +220,9 @@ def summary_command(config_path: str, image: str | None = None, overrides: list[
     it fixes the shape, else from the ``chelsea`` sample.
     """
     from .images import load_image
-    from .pipeline import plan
+    from .pipeline import format_bytes, plan
 
-    config = _load(config_path, overrides or [])
+    config = load_config_file(config_path, overrides or [])
     if image is None and isinstance(config.resize, tuple) and config.color != "keep":
         shape: tuple[int, ...] = config.resize + (1 if config.color == "gray" else 3,)
         label = "input.resize"
@@ -245,16 +232,16 @@ def summary_command(config_path: str, image: str | None = None, overrides: list[
     stages = plan(config, shape)
     itemsize = config.np_dtype.itemsize
     header = ["#", "stage", "type", "parameters", "output", "params", "mult-adds", "receptive field", "jump", "memory"]
-    rows = [["0", "input", "", label, _x(shape), "-", "-", "1×1", "1×1", _size(int(shape[0] * shape[1] * shape[2]) * itemsize)]]
+    rows = [["0", "input", "", label, _x(shape), "-", "-", "1×1", "1×1", format_bytes(int(shape[0] * shape[1] * shape[2]) * itemsize)]]
     for s in stages:
         rows.append([
             str(s.index), s.name, s.type, describe_stage(s), _x(s.output_shape), _count(s.param_count),
-            _count(s.macs), _x(s.receptive_field), _x(s.jump), _size(s.output_bytes),
+            _count(s.macs), _x(s.receptive_field), _x(s.jump), format_bytes(s.output_bytes),
         ])
     total_params = sum(s.param_count for s in stages)
     total_macs = sum(s.macs for s in stages)
     total_mem = sum(s.output_bytes for s in stages)
-    rows.append(["", "total", "", "", "", _count(total_params), _count(total_macs), "", "", _size(total_mem)])
+    rows.append(["", "total", "", "", "", _count(total_params), _count(total_macs), "", "", format_bytes(total_mem)])
     right = {0, 5, 6, 9}
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
 

@@ -16,8 +16,9 @@ import copy
 import dataclasses
 import hashlib
 import math
+import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,9 @@ __all__ = [
     "STAGE_TYPES",
     "RENDER_DEFAULTS",
     "load_config",
+    "load_config_file",
     "apply_overrides",
+    "referenced_files",
 ]
 
 #: Largest kernel or pooling window side accepted, and most kernels per entry.
@@ -852,6 +855,41 @@ def load_config(source: str | Path | Mapping[str, Any] | Config, *, base_dir: st
 
 def _looks_like_yaml_text(s: str) -> bool:
     return "\n" in s or (":" in s and not Path(s).exists())
+
+
+def load_config_file(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> Config:
+    """Load the config file at ``path`` and apply ``--set`` style ``overrides``."""
+    config = load_config(Path(path))
+    return apply_overrides(config, list(overrides)) if overrides else config
+
+
+def referenced_files(data: Any, base_dir: str | os.PathLike[str]) -> list[Path]:
+    """The filter and weights files (``file:`` entries) that config data names, in order.
+
+    ``data`` is the config as plain data (``Config.data``, or YAML that does
+    not validate); relative paths are taken from ``base_dir`` as
+    :func:`load_config` does.  Paths are absolute and normalised (links are
+    not resolved, so a watcher sees the name the config uses).
+    """
+
+    def entries(node: Any) -> Iterator[str]:
+        if isinstance(node, Mapping):
+            f = node.get("file")
+            if isinstance(f, str) and f:
+                yield f
+            for v in node.values():
+                yield from entries(v)
+        elif isinstance(node, list):
+            for v in node:
+                yield from entries(v)
+
+    stages = data.get("stages") if isinstance(data, Mapping) else None
+    out: list[Path] = []
+    for f in entries(stages if isinstance(stages, list) else []):
+        p = Path(os.path.normpath(os.path.join(os.path.abspath(base_dir), f)))
+        if p not in out:
+            out.append(p)
+    return out
 
 
 _SET_RE = re.compile(r"^([A-Za-z_][\w]*(?:\[\d+\]|\.[A-Za-z_]\w*|\.\d+)*)=(.*)$", re.S)

@@ -212,10 +212,9 @@ class IncrementalRenderer:
 
     def load_config(self) -> Config:
         """Read and validate the config (with the overrides)."""
-        from .config import apply_overrides, load_config
+        from .config import load_config_file
 
-        config = load_config(Path(self.config_path))
-        return apply_overrides(config, self.overrides) if self.overrides else config
+        return load_config_file(self.config_path, self.overrides)
 
     def _load_input(self, config: Config) -> np.ndarray:
         from .images import SAMPLES, load_image
@@ -280,41 +279,24 @@ class IncrementalRenderer:
 # Which files to watch.
 
 
-def _file_entries(node: Any) -> Iterable[str]:
-    """Every ``file:`` string in a stage's data (filter entries, dense weights)."""
-    if isinstance(node, Mapping):
-        f = node.get("file")
-        if isinstance(f, str) and f:
-            yield f
-        for v in node.values():
-            yield from _file_entries(v)
-    elif isinstance(node, list):
-        for v in node:
-            yield from _file_entries(v)
-
-
 def referenced_files(config_path: str | os.PathLike[str], data: Any) -> set[str]:
-    """Absolute paths of the filter and weights files a config's data names.
+    """Absolute paths (as strings) of the filter and weights files a config's data names.
 
-    ``data`` is the config as plain data (``Config.data``, or the YAML as
-    parsed when it does not validate); relative paths are relative to the
-    config file's folder, as :func:`cnnviz.load_config` resolves them.
+    :func:`cnnviz.config.referenced_files`, relative to the config file's folder.
     """
-    base = os.path.dirname(os.path.abspath(config_path))
-    stages = data.get("stages") if isinstance(data, Mapping) else None
-    if not isinstance(stages, list):
-        return set()
-    return {os.path.normpath(os.path.join(base, os.path.expanduser(f))) for f in _file_entries(stages)}
+    from .config import referenced_files as named
+
+    return {str(p) for p in named(data, os.path.dirname(os.path.abspath(config_path)))}
 
 
 def _raw_data(config_path: str) -> Any:
     """The config's YAML as parsed, without validation (None when unreadable)."""
-    import yaml
+    from .yamlsource import parse_yaml
 
     try:
         with open(config_path, encoding="utf-8-sig") as f:
-            return yaml.safe_load(f)
-    except (OSError, ValueError, yaml.YAMLError):
+            return parse_yaml(f.read(), config_path)[0]  # bounded: no alias bombs, no tags
+    except (OSError, ValueError, CnnvizError):
         return None
 
 
