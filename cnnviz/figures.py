@@ -181,7 +181,7 @@ def filter_figure(kernels: np.ndarray, **options: Any) -> np.ndarray:
     import hashlib
 
     k = np.ascontiguousarray(kernels)
-    key = (hashlib.sha1(k.view(np.uint8).reshape(-1)).hexdigest(), k.shape, str(k.dtype),
+    key = (hashlib.sha1(k.tobytes()).hexdigest(), k.shape, str(k.dtype),
            tuple(sorted(options.items())))
     pixels = _FILTER_CACHE.get(key)
     if pixels is None:

@@ -433,7 +433,7 @@ def check_memory(
     limit = default_memory_limit() if limit is None else limit
     if need > limit:
         raise CnnvizError(
-            f"this stack needs about {format_bytes(need)} of memory for a {_times(input_shape[:2])} input, "
+            f"this stack needs about {format_bytes(need)} of memory for a {_times((input_shape[0], input_shape[1]))} input, "
             f"more than the limit of {format_bytes(limit)}; raise the limit with --max-memory, "
             "or shrink the input with input.resize"
         )

@@ -1432,7 +1432,7 @@ def fixed_limits(rng: Sequence[float], centred: bool) -> tuple[float, float]:
     return lo, hi
 
 
-def run_range(layers: Sequence[Layer]) -> tuple[float, float] | None:
+def run_range(layers: Iterable[Layer]) -> tuple[float, float] | None:
     """The (min, max) over every stage drawn as a grid (``normalize: global``); vectors are left out."""
     ranges = [_finite_range(la.output) for la in layers if not is_vector(la.output.shape)]
     if not ranges:
