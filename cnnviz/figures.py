@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from .render import _num
+
 __all__ = ["bar_chart", "filter_figure", "format_weight", "figure_pixels"]
 
 _INK = "#1f1f1f"
@@ -31,16 +33,6 @@ def figure_pixels(fig: Any) -> np.ndarray:
     canvas = FigureCanvasAgg(fig)
     canvas.draw()
     return np.asarray(canvas.buffer_rgba())[:, :, :3].copy()
-
-
-def _num(v: float) -> str:
-    if v == 0:
-        return "0"
-    s = f"{v:.3g}"
-    if "e" in s:
-        mant, exp = s.split("e")
-        s = f"{mant}e{int(exp)}"
-    return s.replace("-", "−")
 
 
 def bar_chart(
