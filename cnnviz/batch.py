@@ -54,7 +54,7 @@ from typing import IO, Any
 
 from . import __version__
 from .config import load_config_file, referenced_files
-from .errors import CnnvizError, ConfigErrors, did_you_mean
+from .errors import CnnvizError, ConfigErrors
 
 __all__ = [
     "BatchRequest",
@@ -182,13 +182,34 @@ class ImageSource:
     pixels: int = 0
 
 
-def _is_image_file(p: Path) -> bool:
-    return p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
-
-
-def _folder_images(folder: str) -> list[str]:
+def _folder_files(folder: str, extensions: Sequence[str]) -> list[str]:
+    """The files in ``folder`` (not recursive) with one of ``extensions``, sorted by name."""
     return [os.path.join(folder, p.name) for p in sorted(Path(folder).iterdir(), key=lambda p: p.name)
-            if _is_image_file(p)]
+            if p.suffix.lower() in extensions and p.is_file()]
+
+
+def _expand_pattern(pat: str, extensions: Sequence[str], kind: str) -> tuple[list[str], str | None]:
+    """The ``kind`` files one folder, file or glob argument names, and an error when it names none.
+
+    A file is itself (whatever its extension); a folder gives its files with
+    ``extensions``; a glob (``**`` recurses) gives the matching files with
+    ``extensions`` and the files of matching folders, sorted.  Anything else
+    is ``([], None)``: the caller words that.
+    """
+    if os.path.isdir(pat):
+        files = _folder_files(pat, extensions)
+        return files, None if files else f"{pat}: no {kind} files in this folder ({_extensions(extensions)})"
+    if os.path.isfile(pat):
+        return [pat], None
+    if _MAGIC.search(pat):
+        files = []
+        for m in sorted(glob.glob(pat, recursive=True)):
+            if os.path.isdir(m):
+                files += _folder_files(m, extensions)
+            elif Path(m).suffix.lower() in extensions and os.path.isfile(m):
+                files.append(m)
+        return files, None if files else f"{pat}: no {kind} file matches"
+    return [], None
 
 
 def _extensions(exts: Sequence[str]) -> str:
@@ -224,7 +245,7 @@ def expand_images(patterns: Sequence[str]) -> tuple[list[ImageSource], list[str]
     errors : list of str
         One line per argument that gave no image.
     """
-    from .images import SAMPLES, sample_path
+    from .images import SAMPLES, missing_image_error, sample_path
 
     found: list[tuple[str, str, str]] = []  # (source, display, natural label)
     errors: list[str] = []
@@ -232,27 +253,11 @@ def expand_images(patterns: Sequence[str]) -> tuple[list[ImageSource], list[str]
         if pat in SAMPLES:
             found.append((pat, pat, pat))
             continue
-        if os.path.isdir(pat):
-            files = _folder_images(pat)
-            if not files:
-                errors.append(f"{pat}: no image files in this folder ({_extensions(IMAGE_EXTENSIONS)})")
-        elif os.path.isfile(pat):
-            files = [pat]
-        elif _MAGIC.search(pat):
-            files = []
-            for m in sorted(glob.glob(pat, recursive=True)):
-                if os.path.isdir(m):
-                    files += _folder_images(m)
-                elif _is_image_file(Path(m)):
-                    files.append(m)
-            if not files:
-                errors.append(f"{pat}: no image file matches")
-        elif os.sep not in pat and "/" not in pat and "." not in pat:
-            errors.append(f"no image file or sample named '{pat}'{did_you_mean(pat, SAMPLES)}; "
-                          "'cnnviz samples' lists the samples")
-            continue
-        else:
-            errors.append(f"image file not found: {pat}")
+        files, error = _expand_pattern(pat, IMAGE_EXTENSIONS, "image")
+        if error:
+            errors.append(error)
+        elif not files:
+            errors.append(str(missing_image_error(pat)))
             continue
         for f in files:
             found.append((os.path.abspath(f), f, Path(f).stem))
@@ -306,30 +311,12 @@ class ConfigSource:
 def _expand_config_patterns(patterns: Sequence[str]) -> tuple[list[str], list[str]]:
     files: list[str] = []
     errors: list[str] = []
-
-    def folder(d: str) -> list[str]:
-        return [os.path.join(d, p.name) for p in sorted(Path(d).iterdir(), key=lambda p: p.name)
-                if p.suffix.lower() in CONFIG_EXTENSIONS and p.is_file()]
-
     for pat in patterns:
-        if os.path.isdir(pat):
-            got = folder(pat)
-            if not got:
-                errors.append(f"{pat}: no config files in this folder ({_extensions(CONFIG_EXTENSIONS)})")
-        elif os.path.isfile(pat):
-            got = [pat]
-        elif _MAGIC.search(pat):
-            got = []
-            for m in sorted(glob.glob(pat, recursive=True)):
-                if os.path.isdir(m):
-                    got += folder(m)
-                elif Path(m).suffix.lower() in CONFIG_EXTENSIONS and os.path.isfile(m):
-                    got.append(m)
-            if not got:
-                errors.append(f"{pat}: no config file matches")
-        else:
+        got, error = _expand_pattern(pat, CONFIG_EXTENSIONS, "config")
+        if error:
+            errors.append(error)
+        elif not got:
             errors.append(f"config file not found: {pat}")
-            got = []
         files += got
     seen: set[str] = set()
     out = []

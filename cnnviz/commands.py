@@ -151,8 +151,8 @@ def validate_command(paths: list[str]) -> list[tuple[str, list[CnnvizError]]]:
     for path in paths:
         try:
             config = load_config(Path(path))
-            if isinstance(config.resize, tuple) and config.color != "keep":
-                plan(config, config.resize + (1 if config.color == "gray" else 3,))
+            if config.fixed_input_shape is not None:
+                plan(config, config.fixed_input_shape)
         except ConfigErrors as err:
             results.append((path, err.errors))
         except CnnvizError as err:
@@ -223,8 +223,8 @@ def summary_command(config_path: str, image: str | None = None, overrides: list[
     from .pipeline import format_bytes, plan
 
     config = load_config_file(config_path, overrides or [])
-    if image is None and isinstance(config.resize, tuple) and config.color != "keep":
-        shape: tuple[int, ...] = config.resize + (1 if config.color == "gray" else 3,)
+    shape: tuple[int, ...] | None = config.fixed_input_shape if image is None else None
+    if shape is not None:
         label = "input.resize"
     else:
         label = image or "chelsea"

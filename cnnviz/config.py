@@ -590,6 +590,13 @@ class Config:
     text: str | None = field(default=None, repr=False)
 
     @property
+    def fixed_input_shape(self) -> tuple[int, int, int] | None:
+        """(H, W, C) when ``input.resize: [h, w]`` and ``input.color: gray | rgb`` fix it, else None."""
+        if isinstance(self.resize, tuple) and self.color != "keep":
+            return (*self.resize, 1 if self.color == "gray" else 3)
+        return None
+
+    @property
     def np_dtype(self) -> np.dtype:
         return np.dtype(self.dtype)
 

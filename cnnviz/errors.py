@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 
-__all__ = ["CnnvizError", "ConfigErrors", "format_path", "did_you_mean"]
+__all__ = ["CnnvizError", "ConfigErrors", "format_path", "did_you_mean", "one_line"]
 
 PathItem = str | int
 KeyPath = tuple[PathItem, ...]
@@ -30,6 +30,13 @@ def format_path(path: Sequence[PathItem]) -> str:
         else:
             out += f".{item}" if out else str(item)
     return out
+
+
+def one_line(text: str) -> str:
+    """``text`` with control characters escaped (``\\n``, ``\\x07``): an error is always one line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
@@ -93,7 +100,7 @@ class CnnvizError(Exception):
         if self.path:
             parts.append(format_path(self.path))
         parts.append(self.message)
-        return ": ".join(parts)
+        return one_line(": ".join(parts))
 
 
 class ConfigErrors(CnnvizError):

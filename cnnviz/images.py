@@ -83,6 +83,16 @@ def image_label(source: str | os.PathLike[str]) -> str:
     return label or "image"
 
 
+def missing_image_error(source: str) -> CnnvizError:
+    """The error for an IMAGE argument that is neither a file nor a sample name."""
+    if os.sep not in source and "/" not in source and "." not in source:
+        return CnnvizError(
+            f"no image file or sample named '{source}'{did_you_mean(source, SAMPLES)}; "
+            "'cnnviz samples' lists the samples"
+        )
+    return CnnvizError(f"image file not found: {source}")
+
+
 def read_image(source: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Read an image file or a sample, without any ``input`` settings.
 
@@ -105,12 +115,7 @@ def read_image(source: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) 
     if s in SAMPLES:
         path = sample_path(s)
     elif not path.exists():
-        if os.sep not in s and "." not in s:
-            raise CnnvizError(
-                f"no image file or sample named '{s}'{did_you_mean(s, SAMPLES)}; "
-                "'cnnviz samples' lists the samples"
-            )
-        raise CnnvizError(f"image file not found: {s}")
+        raise missing_image_error(s)
     elif path.is_dir():
         raise CnnvizError(f"{s}: is a directory, not an image")
     try:

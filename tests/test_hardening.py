@@ -212,3 +212,12 @@ def test_unwritable_output_location(tmp_path):
     assert r.exit_code == 1
     assert r.stderr == f"Error: {f / 'sub'}: cannot write the output: Not a directory\n"
     assert f.read_text() == "not a folder"
+
+
+def test_control_characters_in_keys_stay_on_one_line():
+    with pytest.raises(CnnvizError) as info:
+        load_config({"stages": ["tanh"], "input": {"\n": None, "a\x07": 1}})
+    assert [str(e) for e in info.value.errors] == [
+        "input.\\n: unknown key '\\n'",
+        "input.a\\x07: unknown key 'a\\x07'",
+    ]
