@@ -226,6 +226,17 @@ def scipy_note() -> str | None:
     return None
 
 
+def add_torch(b: Any, row: dict, cands: dict, img: np.ndarray, stack: Any, ref: list) -> None:
+    """Add PyTorch's stack to ``cands`` once its outputs agree with ``ref`` (or note that it is skipped)."""
+    if b.torch is None:
+        row["notes"].append(f"PyTorch skipped: {b.torch_note}")
+        return
+    xt, tstack = R.to_torch(img), R.torch_kernels(stack)
+    fn = lambda: R.torch_stack(xt, tstack)  # noqa: E731
+    if b.check(row, "PyTorch CPU float32", torch_outs(fn()), ref):
+        cands["PyTorch CPU float32"] = fn
+
+
 def torch_outs(ts: list) -> list[np.ndarray]:
     return [R.from_torch(t) for t in ts]
 
@@ -325,13 +336,7 @@ def row_numpycnn(b: Bench) -> dict[str, Any]:
     for name, fn in refs.items():
         if b.check(row, name, fn(), ref):
             cands[name] = fn
-    if b.torch is not None:
-        xt, tstack = R.to_torch(img), R.torch_kernels(stack)
-        fn = lambda: R.torch_stack(xt, tstack)  # noqa: E731
-        if b.check(row, "PyTorch CPU float32", torch_outs(fn()), ref):
-            cands["PyTorch CPU float32"] = fn
-    else:
-        row["notes"].append(f"PyTorch skipped: {b.torch_note}")
+    add_torch(b, row, cands, img, stack, ref)
 
     # The loop reference: checked on a crop first (it takes seconds), then timed on its own.
     crop = np.ascontiguousarray(img[:64, :80])
@@ -402,13 +407,7 @@ def row_deep(b: Bench, rid: int, channels: int) -> dict[str, Any]:
     base = "cnnviz.run (config dict)"
     cands: dict[str, Callable[[], Any]] = {base: run_recorder(cfg, img, sink)}
     ref = [la.output for la in cnnviz.run(cfg, img)]
-    if b.torch is not None:
-        xt, tstack = R.to_torch(img), R.torch_kernels(stack)
-        fn = lambda: R.torch_stack(xt, tstack)  # noqa: E731
-        if b.check(row, "PyTorch CPU float32", torch_outs(fn()), ref):
-            cands["PyTorch CPU float32"] = fn
-    else:
-        row["notes"].append(f"PyTorch skipped: {b.torch_note}")
+    add_torch(b, row, cands, img, stack, ref)
     td = lambda: R.tensordot_stack(img, stack)  # noqa: E731
     if b.check(row, "NumPy sliding_window_view + tensordot", td(), ref):
         cands["NumPy sliding_window_view + tensordot"] = td
