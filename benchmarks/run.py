@@ -507,9 +507,9 @@ def cnnviz_grid_writer() -> tuple[Callable[[np.ndarray, Path], Any] | None, str]
 
     try:
         # Not ``from cnnviz import render``: the package's lazy attribute ``render`` is the function.
-        RD = importlib.import_module("cnnviz.render")
+        RD = importlib.import_module("cnnviz.rendering")
     except Exception as e:  # pragma: no cover - renderer mid-rewrite
-        return None, f"cnnviz.render does not import: {e}"
+        return None, f"cnnviz.rendering does not import: {e}"
     if hasattr(RD, "render_grid"):
         from cnnviz.pngio import write_png
 
@@ -518,11 +518,11 @@ def cnnviz_grid_writer() -> tuple[Callable[[np.ndarray, Path], Any] | None, str]
             write_png(path, pic.pixels, pic.palette)
             return pic
 
-        return write, "cnnviz.render.render_grid + cnnviz.pngio.write_png (palette PNG)"
+        return write, "cnnviz.rendering.render_grid + cnnviz.pngio.write_png (palette PNG)"
     for name in ("write_grid", "compose_grid_png"):
         if hasattr(RD, name):
-            return getattr(RD, name), f"cnnviz.render.{name}"
-    return None, "TODO: no public grid-to-PNG function in cnnviz.render yet"
+            return getattr(RD, name), f"cnnviz.rendering.{name}"
+    return None, "TODO: no public grid-to-PNG function in cnnviz.rendering yet"
 
 
 def row_grid(b: Bench) -> dict[str, Any]:

@@ -34,7 +34,7 @@ _LAZY = {
     "Layer": "cnnviz.pipeline",
     "plan": "cnnviz.pipeline",
     "run": "cnnviz.pipeline",
-    "render": "cnnviz.render",
+    "render": "cnnviz.rendering",
 }
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from .errors import CnnvizError
     from .images import load_image
     from .pipeline import Layer, plan, run
-    from .render import render
+    from .rendering import render
 
 
 def __getattr__(name: str) -> Any:

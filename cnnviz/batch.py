@@ -402,7 +402,7 @@ class Task:
 
 def _stage_ranges(task: Task) -> dict[int, list[float]]:
     from .pipeline import iter_run
-    from .render import run_range
+    from .rendering import run_range
 
     config = load_config_file(task.config_path, task.overrides)
     ranges: dict[int, list[float]] = {}
@@ -417,7 +417,7 @@ def _render(task: Task) -> dict[str, Any]:
     from .contact_sheet import STAMP, make_thumbnails, write_stamp
     from .images import load_image
     from .pipeline import run
-    from .render import render
+    from .rendering import render
 
     config = load_config_file(task.config_path, task.overrides)
     x = load_image(task.image, config)

@@ -53,7 +53,7 @@ def _render_one(req: RunRequest, image: str, out: Path, x: Any = None) -> list[P
     """Run and render one image (``x``: the image already loaded, if it was)."""
     from .images import load_image
     from .pipeline import iter_run, run
-    from .render import render, run_range
+    from .rendering import render, run_range
 
     config = load_config_file(req.config_path, req.overrides)
     if x is None:

@@ -2,7 +2,7 @@
 
 Both are drawn on a :class:`matplotlib.figure.Figure` with the Agg canvas
 (never pyplot, so no global state and no GUI backend) and returned as RGB
-arrays; :func:`cnnviz.render.render` writes them with
+arrays; :func:`cnnviz.rendering.render` writes them with
 :func:`cnnviz.pngio.write_png` so they carry the same metadata as the grids.
 matplotlib is imported inside the functions.
 """
@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .render import _num
+from .rendering import _num
 
 __all__ = ["bar_chart", "filter_figure", "format_weight", "figure_pixels"]
 
@@ -211,7 +211,7 @@ def draw_filter_figure(
         Draw at most this many kernels (the first ones) and channels each.
     as_colour : bool, optional
         Add a column showing each 3-channel kernel as an RGB colour patch
-        (default: whenever C is 3; :func:`cnnviz.render.render` asks for it
+        (default: whenever C is 3; :func:`cnnviz.rendering.render` asks for it
         only when the channels are the image's red, green and blue).
     dpi : int
 
@@ -234,7 +234,7 @@ def draw_filter_figure(
     from matplotlib.figure import Figure
     from PIL import Image, ImageDraw
 
-    from .render import (
+    from .rendering import (
         LEVELS,
         _font,
         _font_unit,

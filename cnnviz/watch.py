@@ -188,7 +188,7 @@ class IncrementalRenderer:
     image : str
         A file or a sample name.
     outdir : path
-        Where :func:`cnnviz.render.render` writes.
+        Where :func:`cnnviz.rendering.render` writes.
     overrides : list of str
         ``--set key.path=value`` assignments, applied after every read.
     max_memory : int, optional
@@ -236,7 +236,7 @@ class IncrementalRenderer:
             written and the previous run is kept.
         """
         from .pipeline import Layer, check_memory, plan
-        from .render import render
+        from .rendering import render
 
         t0 = time.perf_counter()
         config = self.load_config()

@@ -13,7 +13,7 @@
 The grids are fast: the maps are scaled to 8-bit colour indices and tiled
 into one array that is written as a palette ('P' mode) PNG whose palette is
 the colormap's colours, with the text drawn by Pillow in the margins.  No
-matplotlib figure is made for a grid, and ``import cnnviz.render`` does not
+matplotlib figure is made for a grid, and ``import cnnviz.rendering`` does not
 import matplotlib (colormaps are looked up on first use).
 
 Palette layout of a grid PNG: indices ``0 .. LEVELS-1`` (``LEVELS = 247``,
@@ -1305,7 +1305,8 @@ def build_manifest(
     return {
         "cnnviz_version": __version__,
         "manifest_version": 1,
-        "config": {"path": config_path, "sha256": config.sha256, "name": config.name},
+        "config": {"path": config_path, "sha256": config.sha256, "name": config.name,
+                   "description": config.description},
         "image": {
             "name": image_label(image_name) if image_name is not None else None,
             "path": path,
@@ -1568,6 +1569,8 @@ class _Writer:
             else f"normalize {o['normalize']}"
         sub = f"cmap {o['cmap']} · {scale}" + (" · 0 at the centre" if centred else "") \
             + f" · the {self.overview_maps} strongest maps of each stage"
+        if self.config.description:
+            sub = f"{self.config.description} · {sub}"
         bar = None
         if o["normalize"] == "global" and self.global_range is not None and o["colorbar"] and not self.color_ranges:
             lo, hi = value_limits(np.zeros((1, 1, 1)), "global", center=centred, global_range=self.global_range)

@@ -22,7 +22,7 @@ import cnnviz
 from cnnviz.errors import CnnvizError
 from cnnviz.pipeline import Layer
 from cnnviz.pngio import atomic_write, read_png_metadata, write_png
-from cnnviz.render import (
+from cnnviz.rendering import (
     LEVELS,
     auto_scale,
     colormap_colors,
@@ -302,7 +302,7 @@ def test_render_writes_every_file(rendered):
 
 def test_png_metadata_round_trip(rendered):
     out, config, x, layers, files = rendered
-    from cnnviz.render import _jsonable
+    from cnnviz.rendering import _jsonable
 
     for f in files:
         if f.suffix != ".png":
@@ -330,7 +330,7 @@ def test_manifest_contents(rendered):
     out, config, x, layers, files = rendered
     m = json.loads((out / "manifest.json").read_text())
     assert m["cnnviz_version"] == cnnviz.__version__
-    assert m["config"] == {"path": "cfg.yaml", "sha256": config.sha256, "name": None}
+    assert m["config"] == {"path": "cfg.yaml", "sha256": config.sha256, "name": None, "description": None}
     assert m["image"]["name"] == "noise" and m["image"]["shape"] == list(x.shape)
     resolved = config.resolved()
     assert len(m["stages"]) == len(layers)
@@ -459,6 +459,24 @@ def test_synthetic_layers_and_many_stages(tmp_path):
 
 
 def test_import_does_not_load_matplotlib():
-    code = "import sys, cnnviz.render, cnnviz.pngio; print('matplotlib' in sys.modules)"
+    code = "import sys, cnnviz.rendering, cnnviz.pngio; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_description_reaches_manifest(tmp_path):
+    import json
+
+    import cnnviz
+
+    cfg = cnnviz.load_config({"description": "two edge filters", "input": {"resize": 32},
+                              "stages": [{"type": "conv", "filters": [{"preset": "sobel_x"}]}]})
+    cnnviz.render(cfg, cnnviz.run(cfg, "camera"), tmp_path, image_name="camera")
+    assert json.loads((tmp_path / "manifest.json").read_text())["config"]["description"] == "two edge filters"
+
+
+def test_cnnviz_render_is_the_function_even_after_the_module_is_imported():
+    import cnnviz
+    import cnnviz.rendering
+
+    assert callable(cnnviz.render) and cnnviz.render is cnnviz.rendering.render
