@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 __all__ = [
     "__version__",
     "CnnvizError",
+    "ConfigErrors",
     "Config",
     "Layer",
     "load_config",
@@ -28,21 +29,23 @@ __all__ = [
 
 _LAZY = {
     "CnnvizError": "cnnviz.errors",
+    "ConfigErrors": "cnnviz.errors",
     "Config": "cnnviz.config",
     "load_config": "cnnviz.config",
-    "load_image": "cnnviz.images",
-    "Layer": "cnnviz.pipeline",
-    "plan": "cnnviz.pipeline",
-    "run": "cnnviz.pipeline",
-    "render": "cnnviz.rendering",
+    "load_image": "cnnviz.pipeline.inputs",
+    "Layer": "cnnviz.pipeline.run",
+    "plan": "cnnviz.pipeline.plan",
+    "run": "cnnviz.pipeline.run",
+    "render": "cnnviz.rendering.writer",
 }
 
 if TYPE_CHECKING:
     from .config import Config, load_config
-    from .errors import CnnvizError
-    from .images import load_image
-    from .pipeline import Layer, plan, run
-    from .rendering import render
+    from .errors import CnnvizError, ConfigErrors
+    from .pipeline.inputs import load_image
+    from .pipeline.plan import plan
+    from .pipeline.run import Layer, run
+    from .rendering.writer import render
 
 
 def __getattr__(name: str) -> Any:

@@ -1,41 +1,160 @@
-"""The ``cnnviz`` command line: parse options, call the library, report.
+"""The ``cnnviz`` command line: parse options, call the library, print.
 
-This module only parses and dispatches.  The work lives in the library
-(:mod:`cnnviz.commands` holds one function per command); a
-:class:`~cnnviz.errors.CnnvizError` becomes one ``Error: ...`` line on stderr
-and exit status 1, in one place (:class:`_Group`).  Nothing heavy (NumPy,
-matplotlib, scikit-image) is imported until a command runs.
+This module only parses and dispatches; the work lives in :mod:`cnnviz.app`.
+Errors become exit codes in one place (:class:`_Group`): a
+:class:`~cnnviz.errors.CnnvizError` is one ``Error: ...`` line per mistake on
+stderr and exit status 1; Ctrl-C is 130, SIGTERM 143 and SIGHUP 129, after
+every worker process has been stopped; usage errors are 2, as click does.
+No library warning reaches the terminal (``--debug`` shows them, and
+tracebacks).  Nothing heavy (NumPy, matplotlib, scikit-image) is imported
+until a command runs.
 """
 
 from __future__ import annotations
 
+import re
+import shutil
+import signal
 import sys
-from typing import Any
+import time
+import warnings
+from typing import IO, Any
 
 import click
 
 from . import __version__
 
 
+class Interrupted(BaseException):
+    """SIGTERM or SIGHUP arrived: unwind like Ctrl-C (workers stopped, temporary files removed), then exit 128 + N."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_interrupted(signum: int, frame: Any) -> None:
+    raise Interrupted(signum)
+
+
 class _Group(click.Group):
-    """Turns a user's mistake into one line (exit 1), and Ctrl-C into exit 130."""
+    """Turns a user's mistake into one line per error (exit 1), and a signal into 128 + its number."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from .errors import CnnvizError, ConfigErrors
+        from .errors import CnnvizError, error_lines
 
         debug = bool(ctx.params.get("debug"))
+        previous = {}
+        for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+            if sig is not None:
+                try:
+                    previous[sig] = signal.signal(sig, _raise_interrupted)
+                except ValueError:  # not the main thread (an embedding program): leave signals alone
+                    break
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings():
+                if not debug:
+                    warnings.simplefilter("ignore")  # the one error line stands alone
+                return super().invoke(ctx)
         except CnnvizError as err:
             if debug:
                 raise
-            errors = err.errors if isinstance(err, ConfigErrors) else [err]
-            for e in errors:
-                click.echo(f"Error: {e}", err=True)
+            remedy = getattr(err, "remedy", None)
+            if remedy is not None:
+                err.remedy = "raise the limit with --max-memory"  # type: ignore[attr-defined]
+            for line in error_lines(err):
+                click.echo(f"Error: {line}", err=True)
             ctx.exit(1)
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             ctx.exit(130)
+        except Interrupted as sig:
+            click.echo("Terminated." if sig.signum == signal.SIGTERM else "Hung up.", err=True)
+            ctx.exit(128 + sig.signum)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+class ByteSize(click.ParamType):
+    """``2G``, ``512MiB``, ``1.5GB``, ``1000000`` -> bytes (a usage error otherwise, exit 2)."""
+
+    name = "SIZE"
+    _RE = re.compile(r"\s*([0-9]*\.?[0-9]+)\s*([kmgt]?)(i?b)?\s*", re.IGNORECASE)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        m = self._RE.fullmatch(str(value))
+        if not m:
+            self.fail(f"expected a size such as 2G or 512M, not {value!r}", param, ctx)
+        scale = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[m.group(2).lower()]
+        return int(float(m.group(1)) * scale)
+
+
+def _clock(seconds: float) -> str:
+    s = max(0, round(seconds))
+    h, rem = divmod(s, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+class Progress:
+    """A one-line progress bar on a terminal: done/total, rate, ETA, the item just finished.
+
+    Redrawn in place (``\\r``, padded over the previous line) at most ten
+    times a second, and only when ``stream`` is a terminal; on anything else
+    (a pipe, a file, None) it prints nothing.  :meth:`close` ends it with the
+    totals and no item, on a clean line.
+    """
+
+    def __init__(self, stream: IO[str] | None, *, what: str = "tasks") -> None:
+        try:
+            tty = stream is not None and stream.isatty()
+        except (AttributeError, ValueError, OSError):
+            tty = False
+        self.stream = stream if tty else None
+        self.what = what
+        self.done = self.total = 0
+        self.start = time.monotonic()
+        self._last = 0.0
+        self._width = 0
+
+    def line(self, note: str = "") -> str:
+        """The bar's text for the current state."""
+        elapsed = time.monotonic() - self.start
+        rate = self.done / elapsed if elapsed > 0 and self.done else 0.0
+        eta = (self.total - self.done) / rate if rate > 0 else None
+        frac = self.done / self.total if self.total else 1.0
+        cols = shutil.get_terminal_size((80, 24)).columns
+        fill = round(frac * 24)
+        when = f"in {_clock(elapsed)}" if self.done >= self.total else \
+            f"ETA {_clock(eta) if eta is not None else '--:--'}"
+        text = f"[{'#' * fill}{'.' * (24 - fill)}] {self.done}/{self.total} {self.what}  {rate:.2f}/s  {when}"
+        if note:
+            text += f"  {note}"
+        return text[: max(10, cols - 1)]
+
+    def _draw(self, text: str, end: str = "") -> None:
+        assert self.stream is not None
+        self.stream.write("\r" + text + " " * max(0, self._width - len(text)) + end)
+        self.stream.flush()
+        self._width = 0 if end else len(text)
+
+    def update(self, done: int, total: int, note: str = "") -> None:
+        """A task finished: ``done`` of ``total``; ``note`` names it."""
+        self.done, self.total = done, total
+        if self.stream is None:
+            return
+        now = time.monotonic()
+        if self._width and now - self._last < 0.1 and done < total:
+            return
+        self._last = now
+        self._draw(self.line(note))
+
+    def close(self) -> None:
+        if self.stream is not None and self._width:
+            self._draw(self.line(), end="\n")
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -72,7 +191,7 @@ _CONFIG = click.Path(dir_okay=False)
 @click.option("--save-arrays", is_flag=True, help="Also write activations.npz (one (H, W, C) array per stage).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Images to process in parallel.")
-@click.option("--max-memory", metavar="SIZE",
+@click.option("--max-memory", type=ByteSize(),
               help="Refuse stacks estimated to need more memory than SIZE (e.g. 2G) "
                    "[3/4 of the available memory].")
 @click.option("--stream/--no-stream", default=True, show_default=True,
@@ -80,7 +199,7 @@ _CONFIG = click.Path(dir_okay=False)
                    "stage's output until the end (normalize: global then needs one pass, not two).")
 def run(config: str, images: tuple[str, ...], outdir: str | None, cmap: str | None, normalize: str | None,
         max_maps: int | None, scale: int | None, dpi: int | None, overrides: tuple[str, ...],
-        save_arrays: bool, jobs: int, max_memory: str | None, stream: bool) -> None:
+        save_arrays: bool, jobs: int, max_memory: int | None, stream: bool) -> None:
     """Run CONFIG on each IMAGE (a file or a sample name) and write the figures.
 
     \b
@@ -89,17 +208,14 @@ def run(config: str, images: tuple[str, ...], outdir: str | None, cmap: str | No
         cnnviz run configs/edges.yaml camera coins -o out/ --cmap RdBu_r
         cnnviz run configs/numpycnn.yaml photo.jpg --set stages[0].stride=2
     """
-    from .commands import RunRequest, run_command
+    from .app.commands import RunRequest, run_command
 
     sets = list(overrides)
     for key, value in (("cmap", cmap), ("normalize", normalize), ("max_maps", max_maps),
                        ("scale", scale), ("dpi", dpi)):
         if value is not None:
             sets.append(f"render.{key}={value}")
-    from .pipeline import parse_bytes
-
-    limit = parse_bytes(max_memory) if max_memory else None
-    written = run_command(RunRequest(config, list(images), outdir, sets, save_arrays, jobs, limit, stream))
+    written = run_command(RunRequest(config, list(images), outdir, sets, save_arrays, jobs, max_memory, stream))
     folders = sorted({str(p.parent) for p in written})
     click.echo(f"wrote {len(written)} files to {', '.join(folders)}")
 
@@ -132,13 +248,17 @@ def batch(configs: tuple[str, ...], images: tuple[str, ...], outdir: str, jobs: 
     Example:
         cnnviz batch configs/ -i chelsea -i camera -i 'photos/*.jpg' -o figures/ -j 2
     """
-    from .batch import BatchRequest, run_batch
+    from .app.batch.runner import BatchRequest, run_batch
 
-    report = run_batch(
-        BatchRequest(list(configs), list(images), outdir, jobs=jobs, force=force, shared_scale=shared_scale,
-                     scheduler=scheduler, overrides=list(overrides), save_arrays=save_arrays),
-        progress=None if quiet else sys.stderr,
-    )
+    bar = Progress(None if quiet else sys.stderr)
+    try:
+        report = run_batch(
+            BatchRequest(list(configs), list(images), outdir, jobs=jobs, force=force, shared_scale=shared_scale,
+                         scheduler=scheduler, overrides=list(overrides), save_arrays=save_arrays),
+            progress=bar.update,
+        )
+    finally:
+        bar.close()
     click.echo(report.summary())
     for line in report.failures():
         click.echo(f"Error: {line}", err=True)
@@ -167,7 +287,7 @@ def watch(config: str, image: str, outdir: str | None, serve: bool, port: int, p
     Example:
         cnnviz watch configs/edges.yaml camera --serve
     """
-    from .watch import WatchRequest, watch_command
+    from .app.watch.watcher import WatchRequest, watch_command
 
     code = watch_command(WatchRequest(config, image, outdir, serve=serve, port=port, poll=poll,
                                       overrides=list(overrides)), out=sys.stdout, err=sys.stderr)
@@ -176,17 +296,23 @@ def watch(config: str, image: str, outdir: str | None, serve: bool, port: int, p
 
 @main.command()
 @click.argument("configs", nargs=-1, required=True, type=_CONFIG)
-def validate(configs: tuple[str, ...]) -> None:
+@click.option("--image", metavar="IMAGE", help="Also check the stack against this image (a file or sample name).")
+def validate(configs: tuple[str, ...], image: str | None) -> None:
     """Check CONFIGs without running them: 'ok', or every error found.
 
+    Everything the config itself fixes is checked (kernel depths once
+    input.color fixes the channels, sizes once input.resize fixes them);
+    with --image, everything that image fixes too.
+
     \b
-    Example:
+    Examples:
         cnnviz validate configs/*.yaml
+        cnnviz validate my.yaml --image photo.jpg
     """
-    from .commands import validate_command
+    from .app.commands import validate_command
 
     failed = False
-    for path, errors in validate_command(list(configs)):
+    for path, errors in validate_command(list(configs), image):
         for e in errors:
             click.echo(f"Error: {e}", err=True)
         if not errors:
@@ -209,7 +335,7 @@ def summary(config: str, image: str | None, overrides: tuple[str, ...]) -> None:
     Example:
         cnnviz summary configs/numpycnn.yaml chelsea
     """
-    from .commands import summary_command
+    from .app.summary import summary_command
 
     click.echo(summary_command(config, image, list(overrides)))
 
@@ -222,7 +348,7 @@ def presets() -> None:
     Example:
         cnnviz presets
     """
-    from .commands import presets_command
+    from .app.commands import presets_command
 
     click.echo(presets_command())
 
@@ -235,7 +361,7 @@ def samples() -> None:
     Example:
         cnnviz run configs/gabor.yaml astronaut
     """
-    from .images import SAMPLES
+    from .io.images import SAMPLES
 
     for name, file in SAMPLES.items():
         click.echo(f"{name:22} {file}")
@@ -251,7 +377,7 @@ def init(path: str, force: bool) -> None:
     Example:
         cnnviz init my.yaml && cnnviz run my.yaml camera
     """
-    from .commands import init_command
+    from .app.commands import init_command
 
     click.echo(f"wrote {init_command(path, force)}")
 
@@ -265,7 +391,7 @@ def inspect(png: str) -> None:
     Example:
         cnnviz inspect cnnviz-out/numpycnn/chelsea/01_edges.png
     """
-    from .commands import inspect_command
+    from .app.commands import inspect_command
 
     click.echo(inspect_command(png))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 
-__all__ = ["CnnvizError", "ConfigErrors", "format_path", "did_you_mean", "one_line"]
+__all__ = ["CnnvizError", "ConfigErrors", "error_lines", "format_path", "did_you_mean", "one_line"]
 
 PathItem = str | int
 KeyPath = tuple[PathItem, ...]
@@ -63,6 +63,9 @@ class CnnvizError(Exception):
     at_key : bool
         The mistake is the mapping key itself (an unknown key): point at the
         key rather than at its value.
+    size_dependent : bool
+        The mistake depends on the input's size (dense weights whose width
+        does not match it): ``validate`` without an image does not judge it.
     """
 
     def __init__(
@@ -74,9 +77,13 @@ class CnnvizError(Exception):
         line: int | None = None,
         column: int | None = None,
         at_key: bool = False,
+        size_dependent: bool = False,
     ) -> None:
         super().__init__(message)
         self.at_key = at_key
+        self.size_dependent = size_dependent
+        #: What the error is about when the location alone does not say (one of several images).
+        self.subject: str | None = None
         self.message = message
         self.path: KeyPath = tuple(path)
         self.source = source
@@ -89,7 +96,7 @@ class CnnvizError(Exception):
         return self
 
     def __str__(self) -> str:
-        parts = []
+        parts = [self.subject] if self.subject else []
         if self.source is not None:
             where = self.source
             if self.line is not None:
@@ -104,18 +111,38 @@ class CnnvizError(Exception):
 
 
 class ConfigErrors(CnnvizError):
-    """Several mistakes found in one config; ``errors`` lists them in order.
+    """Several mistakes found at once; ``errors`` lists them in order.
 
-    ``str()`` gives the first one, so a caller that only shows one line still
-    shows something true; ``validate`` prints them all.
+    ``str()`` gives every one of them, a line each (:meth:`lines`), so that
+    nothing found is hidden; the command line prints them the same way.  The
+    exception's own ``message``, ``path`` and position are the first error's.
     """
 
     def __init__(self, errors: Sequence[CnnvizError]) -> None:
-        first = errors[0]
+        flat: list[CnnvizError] = []
+        for e in errors:
+            flat.extend(e.errors if isinstance(e, ConfigErrors) else [e])
+        first = flat[0]
         super().__init__(
             first.message, first.path, source=first.source, line=first.line, column=first.column
         )
-        self.errors = list(errors)
+        self.errors = flat
+
+    def under(self, prefix: Sequence[PathItem]) -> ConfigErrors:
+        """Put ``prefix`` in front of every error's key path."""
+        for e in self.errors:
+            e.under(prefix)
+        self.path = self.errors[0].path
+        return self
+
+    def lines(self) -> list[str]:
+        """One line per error, as the command line prints them (without ``Error: ``)."""
+        return [str(e) for e in self.errors]
 
     def __str__(self) -> str:
-        return str(self.errors[0])
+        return "\n".join(self.lines())
+
+
+def error_lines(err: CnnvizError) -> list[str]:
+    """The lines of any :class:`CnnvizError`: one, or one per error of a :class:`ConfigErrors`."""
+    return err.lines() if isinstance(err, ConfigErrors) else [str(err)]

@@ -1,6 +1,6 @@
-"""The pictures that need a real figure: bar charts and filter banks.
+"""Filter pictures: a conv stage's kernels on a diverging scale, values written in up to 7×7.
 
-Both are drawn on a :class:`matplotlib.figure.Figure` with the Agg canvas
+Drawn on a :class:`matplotlib.figure.Figure` with the Agg canvas
 (never pyplot, so no global state and no GUI backend) and returned as RGB
 arrays; :func:`cnnviz.rendering.render` writes them with
 :func:`cnnviz.pngio.write_png` so they carry the same metadata as the grids.
@@ -10,116 +10,17 @@ matplotlib is imported inside the functions.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from .rendering import _num
+from .bars import INK, SOFT, figure_pixels
+from .layout import grid_shape
+from .palette import LEVELS, colormap_colors
+from .scale import normalize_maps
+from .text import font, font_unit, line_height, text_width
 
-__all__ = ["bar_chart", "filter_figure", "format_weight", "figure_pixels"]
-
-_INK = "#1f1f1f"
-_SOFT = "#5f5f5f"
-_POS = "#4c72b0"
-_NEG = "#c44e52"
-_TOP = "#d95f02"
-
-
-def figure_pixels(fig: Any) -> np.ndarray:
-    """Draw a :class:`~matplotlib.figure.Figure` with Agg: (H, W, 3) uint8."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    canvas = FigureCanvasAgg(fig)
-    canvas.draw()
-    return np.asarray(canvas.buffer_rgba())[:, :, :3].copy()
-
-
-def bar_chart(
-    values: np.ndarray,
-    *,
-    title: str = "",
-    subtitle: str = "",
-    labels: Sequence[str] | None = None,
-    probabilities: bool = False,
-    dpi: int = 100,
-) -> np.ndarray:
-    """A vector (a dense, global_pool or softmax output) as a bar chart.
-
-    Parameters
-    ----------
-    values : array (N,)
-    title, subtitle : str
-    labels : sequence of N str, optional
-        Class names; default the indices.
-    probabilities : bool
-        Values are probabilities (softmax): the axis runs 0 … 1.
-    dpi : int
-
-    Returns
-    -------
-    ndarray (H, W, 3) uint8
-        Up to 30 values: horizontal bars, one named row each, the value
-        written at the end of each bar (about 750 px wide at dpi 100, 28 px a
-        row).  More: vertical bars by index, the five largest named.  The
-        largest value is drawn in orange.
-    """
-    from matplotlib.figure import Figure
-    from matplotlib.layout_engine import ConstrainedLayoutEngine
-
-    v = np.nan_to_num(np.asarray(values, np.float64).reshape(-1))
-    n = len(v)
-    names = [str(x) for x in labels] if labels is not None and len(labels) == n else [str(i) for i in range(n)]
-    top = int(np.argmax(v)) if n else 0
-    colours = [_TOP if i == top else (_POS if x >= 0 else _NEG) for i, x in enumerate(v)]
-    horizontal = n <= 30
-    if horizontal:
-        size = (7.5, 1.45 + 0.28 * max(n, 3))
-    else:
-        size = (11.0, 4.2)
-    fig = Figure(figsize=size, dpi=dpi, layout=ConstrainedLayoutEngine(w_pad=8 / 72, h_pad=8 / 72))
-    ax = fig.add_subplot()
-    if title:
-        fig.suptitle(title, x=0.01, ha="left", fontweight="bold", fontsize=12.5, color=_INK)
-    if subtitle:
-        ax.set_title(subtitle, loc="left", fontsize=9.5, color=_SOFT)
-    lo, hi = min(0.0, float(v.min(initial=0))), max(0.0, float(v.max(initial=0)))
-    if probabilities:
-        lo, hi = 0.0, max(1.0, hi)
-    span = (hi - lo) or 1.0
-    if horizontal:
-        y = np.arange(n)
-        ax.barh(y, v, color=colours, height=0.72)
-        ax.set_yticks(y, names, fontsize=9.5)
-        ax.set_ylim(n - 0.5, -0.5)
-        pad = 0.012 * span
-        for i, x in enumerate(v):
-            ax.text(x + (pad if x >= 0 else -pad), i, _num(float(x)), va="center",
-                    ha="left" if x >= 0 else "right", fontsize=8.5, color=_INK)
-        # room for the value labels
-        ax.set_xlim(lo - (0.16 * span if lo < 0 else 0), hi + 0.16 * span)
-        ax.set_xlabel("probability" if probabilities else "value", fontsize=9.5, color=_SOFT)
-        ax.axvline(0, color=_SOFT, linewidth=0.8)
-    else:
-        x = np.arange(n)
-        ax.bar(x, v, color=colours, width=0.85 if n < 200 else 1.0)
-        ax.set_xlim(-0.5 if n < 200 else -1, n - 0.5)
-        ax.axhline(0, color=_SOFT, linewidth=0.8)
-        ax.set_xlabel("index" if labels is None else "class index", fontsize=9.5, color=_SOFT)
-        ax.set_ylabel("probability" if probabilities else "value", fontsize=9.5, color=_SOFT)
-        ax.set_ylim(lo - 0.04 * span if lo < 0 else lo, hi + 0.1 * span)
-        order = np.argsort(-v, kind="stable")[:5]
-        ax.annotate(names[top], (top, v[top]), xytext=(0, 3), textcoords="offset points", ha="center",
-                    va="bottom", fontsize=9, color=_INK)
-        listing = "\n".join(f"{names[i]}: {_num(float(v[i]))}" for i in order)
-        ax.text(1.015, 1.0, "largest\n" + listing, transform=ax.transAxes, ha="left", va="top", fontsize=9,
-                color=_INK, linespacing=1.35,
-                bbox={"boxstyle": "round,pad=0.4", "facecolor": "white", "edgecolor": "#c8c8c8"})
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    ax.tick_params(labelsize=9, colors=_SOFT)
-    return figure_pixels(fig)
-
+__all__ = ["filter_figure", "draw_filter_figure", "format_weight"]
 
 def format_weight(v: float, decimals: int | None = None) -> str:
     """A kernel weight in a few characters.
@@ -234,16 +135,6 @@ def draw_filter_figure(
     from matplotlib.figure import Figure
     from PIL import Image, ImageDraw
 
-    from .rendering import (
-        LEVELS,
-        _font,
-        _font_unit,
-        _line_height,
-        _text_width,
-        colormap_colors,
-        grid_shape,
-        normalize_maps,
-    )
 
     K = np.asarray(kernels, np.float64)
     if K.ndim == 3:
@@ -261,9 +152,9 @@ def draw_filter_figure(
     write_values = max(kh, kw) <= 7 and nk * chans <= 64
     # values to 2 significant digits of the largest magnitude (colour shows the rest)
     decimals = max(0, 1 - math.floor(math.log10(m)))
-    vfont = _font(round(15 * k))
+    vfont = font(round(15 * k))
     if write_values:
-        widest = max(_text_width(vfont, format_weight(float(x), decimals)) for x in np.unique(K[..., :chans]))
+        widest = max(text_width(vfont, format_weight(float(x), decimals)) for x in np.unique(K[..., :chans]))
         cell = max(round(30 * k), math.ceil(widest / 0.8))
     else:
         target = 96 if nk * panels <= 64 else 64
@@ -272,7 +163,7 @@ def draw_filter_figure(
 
     def arrange(label_font: Any) -> tuple[list, list, int, int, int]:
         """Panel positions (kernel, panel, y, x), labels (x, y, text, anchor), size, header height."""
-        lh = _line_height(label_font)
+        lh = line_height(label_font)
         boxes: list[tuple[int, int, int, int]] = []
         labels: list[tuple[int, int, str, str]] = []
         if shared:
@@ -288,7 +179,7 @@ def draw_filter_figure(
         # a row per kernel, a column per channel; a long list wraps into groups side by side
         g = max(round(6 * k), cell // 5)
         head = lh + round(6 * k)
-        side = _text_width(label_font, str(max(nk - 1, 0))) + round(12 * k)
+        side = text_width(label_font, str(max(nk - 1, 0))) + round(12 * k)
         block_w = side + panels * (pw + g) - g
         group_gap = round(28 * k)
         _, groups = grid_shape(nk, aspect=(block_w + group_gap) / (ph + g))
@@ -307,9 +198,9 @@ def draw_filter_figure(
         return boxes, labels, head + per * (ph + g) - g, groups * (block_w + group_gap) - group_gap, head
 
     # text grows with the picture, like the grids' (legible when it is shrunk onto a slide)
-    _, _, _, comp_w, _ = arrange(_font(round(13 * k)))
-    unit = _font_unit(comp_w, dpi)
-    label_font = _font(round(unit * 0.85))
+    _, _, _, comp_w, _ = arrange(font(round(13 * k)))
+    unit = font_unit(comp_w, dpi)
+    label_font = font(round(unit * 0.85))
     boxes, labels, comp_h, comp_w, head = arrange(label_font)
     comp = np.full((comp_h, comp_w, 3), 255, np.uint8)
     colors = colormap_colors(cmap, LEVELS)
@@ -346,28 +237,28 @@ def draw_filter_figure(
     if header:
         sub = (sub + " · " if sub else "") + f"{cmap}, 0 at the centre"
     tpx, spx, cbpx = round(unit * 1.3), round(unit * 0.95), round(unit * 0.85)
-    tfont, sfont = _font(tpx, True), _font(spx)
+    tfont, sfont = font(tpx, True), font(spx)
     left, bottom = round(unit * 1.3), round(unit * 1.3)
-    top = left + _line_height(tfont) + (_line_height(sfont) + round(unit * 0.3) if sub else 0) + round(unit * 0.6)
+    top = left + line_height(tfont) + (line_height(sfont) + round(unit * 0.3) if sub else 0) + round(unit * 0.6)
     if not header:
         top = left
         shown = ""
     cb_gap, cb_w, cb_text = round(unit * 1.6), round(unit * 1.0), round(cbpx * 4.5)
     W = max(left + comp_w + cb_gap + cb_w + cb_text,
-            2 * left + max(_text_width(tfont, title + shown), _text_width(sfont, sub)))
+            2 * left + max(text_width(tfont, title + shown), text_width(sfont, sub)))
     cb_h = max(comp_h - head, round(unit * 6))
     H = top + max(comp_h, head + cb_h) + bottom
     pt = 72 / dpi
     fig = Figure(figsize=((W + 0.01) / dpi, (H + 0.01) / dpi), dpi=dpi)  # exactly W × H pixels
     if header:
         fig.text(left / W, 1 - left / H, title + shown, ha="left", va="top", fontsize=tpx * pt,
-                 fontweight="bold", color=_INK)
+                 fontweight="bold", color=INK)
     if sub:
-        fig.text(left / W, 1 - (left + _line_height(tfont) + round(unit * 0.3)) / H, sub, ha="left", va="top",
-                 fontsize=spx * pt, color=_SOFT)
+        fig.text(left / W, 1 - (left + line_height(tfont) + round(unit * 0.3)) / H, sub, ha="left", va="top",
+                 fontsize=spx * pt, color=SOFT)
     cax = fig.add_axes(((left + comp_w + cb_gap) / W, 1 - (top + head + cb_h) / H, cb_w / W, cb_h / H))
     fig.colorbar(ScalarMappable(norm=Normalize(-m, m), cmap=cmap), cax=cax)
-    cax.tick_params(labelsize=cbpx * pt, colors=_SOFT)
+    cax.tick_params(labelsize=cbpx * pt, colors=SOFT)
     pixels = figure_pixels(fig)
     # paste the composite 1:1 (much faster than letting matplotlib resample it)
     pixels[top:top + comp_h, left:left + comp_w] = comp

@@ -33,7 +33,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from .errors import CnnvizError
+from ..errors import CnnvizError
 
 __all__ = [
     "TEXT_PREFIX",
@@ -63,7 +63,9 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb", encoding: str |
     """Open a temporary file beside ``path``; on success rename it to ``path``.
 
     The temporary file (``.<name>.<pid>.<thread>.tmp`` in the same folder,
-    so the rename is atomic) is removed if the block raises.
+    so the rename is atomic) is removed if the block raises; an
+    :class:`OSError` about the temporary file (an unwritable folder, an
+    immutable file in the way) is raised naming ``path`` instead.
 
     >>> with atomic_write("out/manifest.json", "w") as f:   # doctest: +SKIP
     ...     f.write("{}")
@@ -75,6 +77,13 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb", encoding: str |
             yield f
             f.flush()
         os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if exc.filename is not None and Path(exc.filename) == tmp:
+            # the user knows the file by its own name, never by the hidden temporary one
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
+        raise
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()

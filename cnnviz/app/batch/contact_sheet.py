@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from . import __version__
-from .pngio import atomic_write
+from ... import __version__
+from ...io.pngio import atomic_write
 
 __all__ = [
     "STAMP",

@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from .errors import CnnvizError, KeyPath, PathItem
+from ..errors import CnnvizError, KeyPath, PathItem
 
 __all__ = ["Locations", "parse_yaml", "parse_value"]
 
@@ -67,12 +67,27 @@ class Locations:
     keys: dict[KeyPath, tuple[int, int]] = field(default_factory=dict)
     #: Paths whose values came from the command line (``--set``), with the assignment.
     overrides: dict[KeyPath, str] = field(default_factory=dict)
+    #: Mappings and lists an assignment created because the config did not have them.
+    created: set[KeyPath] = field(default_factory=set)
 
     def _override(self, path: Sequence[PathItem]) -> str | None:
+        """The ``--set`` an error at ``path`` comes from, if any.
+
+        An assignment is to blame for an error at the value it set or inside
+        it, at a key it created, and at the filter entry or stage that holds
+        the value it set (``--set stages[0].filters[0][0][0]=.nan`` makes the
+        whole entry's kernel hold NaN).
+        """
         p = tuple(path)
         for n in range(len(p), 0, -1):
             if p[:n] in self.overrides:
                 return self.overrides[p[:n]]
+        for key, text in reversed(self.overrides.items()):
+            if key[: len(p)] == p and (len(p) >= 2 or p in self.created):
+                return text
+        for key, text in reversed(self.overrides.items()):
+            if any(key[:n] == p[:n] and p[:n] in self.created for n in range(1, len(p) + 1)):
+                return text
         return None
 
     def find(self, path: Sequence[PathItem], *, key: bool = False) -> tuple[int, int] | None:
@@ -157,9 +172,9 @@ class _Walker:
             for knode, vnode in node.value:
                 if not isinstance(knode, yaml.ScalarNode):
                     raise self.fail("a mapping key must be a plain value", knode, path)
-                key = self.walk(knode, path)
-                if key == "<<":
+                if knode.tag == "tag:yaml.org,2002:merge" or knode.value == "<<":
                     raise self.fail("YAML merge keys ('<<') are not supported", knode, path)
+                key = self.walk(knode, path)
                 if not isinstance(key, str):
                     key = str(key)
                 if key in out:

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from .errors import CnnvizError
+from ...errors import CnnvizError
 
 __all__ = ["PageState", "PageServer", "sections_from_manifest", "PAGE_HTML"]
 
@@ -182,15 +182,26 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, f"{status.value} {status.phrase}\n".encode(), "text/plain; charset=utf-8")
 
     def _host_ok(self) -> bool:
-        """Refuse other host names (a DNS-rebinding page cannot read the figures)."""
+        """Refuse other host names (a DNS-rebinding page cannot read the figures).
+
+        Both the ``Host`` header and, for an absolute-form request target
+        (``GET http://evil.example:PORT/files/...``), the host in the target
+        must be this machine's loopback names.
+        """
+        names = []
         host = (self.headers.get("Host") or "").strip().lower()
-        if not host:
-            return True
-        if host.startswith("["):
-            name = host[1:].split("]", 1)[0]
-        else:
-            name = host.rsplit(":", 1)[0] if ":" in host else host
-        return name in ("127.0.0.1", "localhost", "::1")
+        if host:
+            names.append(host[1:].split("]", 1)[0] if host.startswith("[") else
+                         (host.rsplit(":", 1)[0] if ":" in host else host))
+        if not self.path.startswith("/"):
+            try:
+                target = urlsplit(self.path).hostname
+            except ValueError:
+                return False
+            if not target:
+                return False
+            names.append(target.lower())
+        return all(n in ("127.0.0.1", "localhost", "::1") for n in names)
 
     def do_HEAD(self) -> None:
         self.do_GET()

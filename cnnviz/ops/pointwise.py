@@ -1,0 +1,99 @@
+"""Elementwise activations: any shape in, the same shape and floating dtype out."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .common import float_array
+
+__all__ = ["relu", "leaky_relu", "sigmoid", "tanh", "absolute"]
+
+
+def relu(x: np.ndarray) -> np.ndarray:
+    """Rectified linear unit ``max(x, 0)``.
+
+    Parameters
+    ----------
+    x : ndarray
+        Any shape, typically (H, W, C).
+
+    Returns
+    -------
+    ndarray
+        Same shape and dtype as ``x``.
+    """
+    a = float_array(x)
+    return np.maximum(a, a.dtype.type(0))
+
+
+def leaky_relu(x: np.ndarray, slope: float = 0.01) -> np.ndarray:
+    """Leaky ReLU: ``x`` where positive, ``slope * x`` elsewhere.
+
+    Parameters
+    ----------
+    x : ndarray
+        Any shape, typically (H, W, C).
+    slope : float, optional
+        Slope for negative inputs.
+
+    Returns
+    -------
+    ndarray
+        Same shape and dtype as ``x``.
+    """
+    a = float_array(x)
+    return np.where(a > 0, a, a * a.dtype.type(slope))
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """Logistic function ``1 / (1 + exp(-x))``, without overflow.
+
+    Parameters
+    ----------
+    x : ndarray
+        Any shape, typically (H, W, C).
+
+    Returns
+    -------
+    ndarray
+        Same shape and dtype as ``x``, in [0, 1].  Large ``|x|`` gives exactly
+        0 or 1 and no floating-point warning.
+    """
+    a = float_array(x)
+    with np.errstate(under="ignore"):
+        e = np.exp(-np.abs(a))  # in (0, 1]: never overflows
+    one = a.dtype.type(1)
+    denom = one + e
+    return np.where(a >= 0, one / denom, e / denom)
+
+
+def tanh(x: np.ndarray) -> np.ndarray:
+    """Hyperbolic tangent.
+
+    Parameters
+    ----------
+    x : ndarray
+        Any shape, typically (H, W, C).
+
+    Returns
+    -------
+    ndarray
+        Same shape and dtype as ``x``.
+    """
+    return np.tanh(float_array(x))
+
+
+def absolute(x: np.ndarray) -> np.ndarray:
+    """Absolute value.
+
+    Parameters
+    ----------
+    x : ndarray
+        Any shape, typically (H, W, C).
+
+    Returns
+    -------
+    ndarray
+        Same shape and dtype as ``x``.
+    """
+    return np.abs(float_array(x))

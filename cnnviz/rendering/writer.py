@@ -1,0 +1,366 @@
+"""``render``: write a run's pictures, manifest and arrays into one folder (SPEC §3).
+
+:class:`Writer` takes the input and then the layers one at a time (so that
+a streaming run can draw and drop each stage), and :meth:`Writer.finish`
+writes the overview and the manifest and removes the stage files that the
+previous run in that folder listed and this one did not write again.
+:func:`render` is the one-call form (``cnnviz.render``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config import Config, load_config
+from ..formatting import short_number, times
+from ..io.images import image_label, resolve_image
+from ..io.pngio import atomic_write, write_png
+from ..pipeline import Layer
+from .grid import grid_title, render_grid, stage_file_name, stage_grid
+from .manifest import build_manifest, config_text, jsonable, manifest_json, output_stats, png_text
+from .overview import OverviewRow, input_rgb, render_input, render_overview
+from .palette import LEVELS, colormap_colors, is_diverging, resolve_center
+from .scale import fixed_limits, is_vector, normalize_maps, run_range, select_maps, value_limits
+
+__all__ = ["OWN_FILE", "OWN_TEMP", "remove_orphaned_temps", "previous_files", "Writer", "render"]
+
+
+#: The only names a re-run removes (when its previous manifest lists them).
+OWN_FILE = re.compile(r"^(?:filters_)?\d+_[\w.-]+\.png$|^overview\.png$|^activations\.npz$")
+
+
+#: Temporary files of :func:`cnnviz.pngio.atomic_write`: ``.<name>.<pid>.<thread>.tmp``.
+OWN_TEMP = re.compile(r"^\..+\.(\d+)\.\d+\.tmp$")
+
+
+def remove_orphaned_temps(out: Path) -> list[Path]:
+    """Remove temporary files a killed cnnviz process left in ``out`` (their process is gone)."""
+    removed = []
+    for p in out.iterdir() if out.is_dir() else []:
+        m = OWN_TEMP.match(p.name)
+        if not m or not p.is_file():
+            continue
+        pid = int(m.group(1))
+        if pid == os.getpid():
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            with contextlib.suppress(OSError):
+                p.unlink()
+                removed.append(p)
+        except (PermissionError, OSError):
+            pass
+    return removed
+
+
+def previous_files(manifest: Path) -> set[str]:
+    """File names listed by a previous manifest that cnnviz may remove."""
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return set()
+    names: list[Any] = []
+    if isinstance(data, dict):
+        names += data.get("files") or []
+        names += (data.get("input") or {}).get("files") or [] if isinstance(data.get("input"), dict) else []
+        for st in data.get("stages") or []:
+            if isinstance(st, dict):
+                names += st.get("files") or []
+    return {n for n in names if isinstance(n, str) and "/" not in n and "\\" not in n and OWN_FILE.match(n)}
+
+
+class Writer:
+    """Write one run into ``outdir``: :meth:`input`, then :meth:`add` per layer, then :meth:`finish`.
+
+    Each layer is drawn as it is added and not kept (only its shape and
+    statistics are), so a caller may drop it at once (streaming).  Use it as
+    a context manager: leaving the block with an exception removes the
+    unfinished ``activations.npz``; the pictures already written are whole.
+    ``normalize: global`` needs ``global_range`` (the run's min and max over
+    every grid stage) before the first layer is added.
+    """
+
+    def __init__(self, config: Config, outdir: str | os.PathLike[str], *, image_name: str | None = None,
+                 config_path: str | os.PathLike[str] | None = None, save_arrays: bool = False,
+                 stage_ranges: Mapping[int, Sequence[float]] | None = None,
+                 global_range: tuple[float, float] | None = None) -> None:
+        self.config = config
+        self.out = Path(outdir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        remove_orphaned_temps(self.out)
+        if config_path is None and config.source and not config.source.startswith("<"):
+            config_path = config.source
+        self.config_path = os.fspath(config_path) if config_path is not None else None
+        self.image_name = image_name
+        self.label = image_label(image_name) if image_name is not None else None
+        self.config_text = config_text(config)
+        self.width = max(2, len(str(len(config.stages))))
+        self.global_range = global_range
+        self.stage_ranges = stage_ranges
+        self.written: list[Path] = []
+        self.color_ranges: dict[int, tuple[float, float]] = {}
+        self.input_files: list[str] = []
+        self.stage_files: dict[int, list[str]] = {}
+        self.other_files: list[str] = []
+        self.rows: list[OverviewRow] = []
+        self.layers: list[Layer] = []  # shapes only: each output replaced by a broadcast zero
+        self.stats: dict[int, Mapping[str, Any]] = {}
+        self.image_shape: tuple[int, ...] | None = None
+        self._rgb: dict[int, bool] = {0: True}  # does position k still hold the image's R, G, B channels?
+        self._stack = contextlib.ExitStack()
+        self._zip: Any = None
+        if save_arrays:
+            import zipfile
+
+            f = self._stack.enter_context(atomic_write(self.out / "activations.npz", "wb"))
+            self._zip = self._stack.enter_context(
+                zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED, allowZip64=True))
+
+    def __enter__(self) -> Writer:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stack.__exit__(*exc)
+
+    @property
+    def opts(self) -> Mapping[str, Any]:
+        return self.config.render
+
+    @property
+    def labels(self) -> bool:
+        return bool(self.opts["labels"])
+
+    @property
+    def dpi(self) -> int:
+        return int(self.opts["dpi"])
+
+    @property
+    def overview_maps(self) -> int:
+        return min(5, int(self.opts["max_maps"]))
+
+    def png(self, name: str, pixels: np.ndarray, palette: np.ndarray | None, title: str, stage: str) -> str:
+        write_png(self.out / name, pixels, palette,
+                  text=png_text(self.config_text, self.label, title=title, stage=stage), dpi=self.dpi)
+        self.written.append(self.out / name)
+        return name
+
+    def input(self, image: np.ndarray) -> None:
+        """``00_input.png`` and the overview's first row, from the input (H, W) or (H, W, C) as the stack saw it."""
+        image = np.asarray(image)
+        self.image_shape = tuple(int(v) for v in image.shape)
+        img = image[:, :, None] if image.ndim == 2 else image
+        stem = f"{0:0{self.width}d}_input"
+        title = f"{0:0{self.width}d} input · {times(*img.shape)}"
+        sub = (self.label or "the input as the stack sees it") + " · values 0 … 1"
+        o = self.opts
+        if img.shape[2] in (1, 3):
+            pixels = render_input(img, title, sub, scale=o["scale"], labels=self.labels, dpi=self.dpi)
+            self.input_files.append(self.png(f"{stem}.png", pixels, None, title, stem))
+            tiles = [input_rgb(img)]
+        else:
+            pic = render_grid(img, title=title, subtitle=sub, cmap="gray", limits=(0.0, 1.0),
+                              max_maps=o["max_maps"], columns=o["columns"], scale=o["scale"],
+                              labels=self.labels, colorbar=o["colorbar"], dpi=self.dpi)
+            self.input_files.append(self.png(f"{stem}.png", pic.pixels, pic.palette, title, stem))
+            gray = colormap_colors("gray", LEVELS)
+            sel = select_maps(img, self.overview_maps)
+            q = normalize_maps(img[:, :, sel], 0.0, 1.0)
+            tiles = [gray[q[:, :, j]] for j in range(len(sel))]
+        self.rows.append(OverviewRow(f"{0:0{self.width}d} input", times(*img.shape), self.label or "", tiles))
+
+    def add(self, layer: Layer) -> None:
+        """Draw one stage's pictures (and add its array to ``activations.npz``); the output is not kept."""
+        ps = layer.stage
+        self._rgb[layer.index] = ps.kind.keeps_channels and all(self._rgb.get(s, False) for s in ps.sources)
+        y = layer.output
+        n = y.shape[2]
+        stem = stage_file_name(layer.index, layer.name, self.width)[:-4]
+        heading = f"{layer.index:0{self.width}d} {layer.name}"
+        detail = f"{layer.type} · {times(*y.shape)}"
+        desc = layer.stage.describe()
+        files = []
+        if is_vector(y.shape):
+            from .bars import bar_chart
+
+            vec = y.reshape(-1)
+            names = list(layer.stage.labels) if layer.stage.labels else None
+            title = grid_title(layer.index, layer.name, layer.type, y.shape, width=self.width)
+            probs = layer.type == "softmax"
+            sub = desc or ("probabilities" if probs else "")
+            pixels = bar_chart(vec, title=title if self.labels else "", subtitle=sub if self.labels else "",
+                               labels=names, probabilities=probs, dpi=self.dpi)
+            files.append(self.png(f"{stem}.png", pixels, None, title, stem))
+            self.rows.append(OverviewRow(heading, detail, f"{n} value{'s' if n != 1 else ''}", [],
+                                         vector=vec, vector_labels=names, probabilities=probs))
+        else:
+            o = self.opts
+            centred = resolve_center(o["center"], o["cmap"])
+            limits = None
+            if self.stage_ranges is not None and layer.index in self.stage_ranges:
+                limits = fixed_limits(self.stage_ranges[layer.index], centred)
+                self.color_ranges[layer.index] = limits
+            pic = stage_grid(layer, self.opts, global_range=self.global_range, width=self.width, limits=limits)
+            files.append(self.png(f"{stem}.png", pic.pixels, pic.palette, pic.title, stem))
+            # the overview row: the strongest few maps, scaled as in the grid
+            if limits is not None:
+                lo, hi = np.full(n, limits[0]), np.full(n, limits[1])
+            else:
+                lo, hi = value_limits(y, o["normalize"], center=centred, global_range=self.global_range)
+            sel = select_maps(y, self.overview_maps)
+            q = normalize_maps(y[:, :, sel], lo[sel], hi[sel])
+            colors = colormap_colors(o["cmap"], LEVELS)
+            note = f"{len(sel)} of {n} maps" if len(sel) < n else f"{n} map{'s' if n != 1 else ''}"
+            if o["normalize"] == "layer" or limits is not None:
+                note += f" · {short_number(float(lo[0]))} … {short_number(float(hi[0]))}"
+            self.rows.append(OverviewRow(heading, detail, note, [colors[q[:, :, j]] for j in range(len(sel))]))
+        kernels = ps.kernels
+        if self.opts["filters"] and kernels is not None:
+            from .filters import filter_figure
+
+            title = f"filters of {heading} (conv) · {times(*kernels.shape)}"
+            cmap = self.opts["cmap"] if is_diverging(self.opts["cmap"]) else "RdBu_r"
+            # colour patches only when the kernel's channels are still the image's R, G, B
+            rgb_input = kernels.shape[3] == 3 and all(self._rgb.get(s, False) for s in ps.sources)
+            pixels = filter_figure(kernels, title=title if self.labels else "",
+                                   subtitle=desc if self.labels else "", cmap=cmap, as_colour=rgb_input,
+                                   max_kernels=int(self.opts["max_maps"]), dpi=self.dpi)
+            files.append(self.png(f"filters_{stem}.png", pixels, None, title, stem))
+        self.stage_files[layer.index] = files
+        if self._zip is not None:
+            key = stage_file_name(layer.index, layer.name, self.width)[:-4]
+            with self._zip.open(key + ".npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(layer.output), allow_pickle=False)
+        self.stats[layer.index] = output_stats(layer.output)
+        self.layers.append(Layer(layer.index, layer.name, layer.type,
+                                 np.broadcast_to(np.zeros((), layer.output.dtype), layer.output.shape),
+                                 layer.stage, layer.seconds))
+
+    def overview(self, config_path: str | None) -> None:
+        """``overview.png``: the input and every stage, a row each."""
+        o = self.opts
+        centred = resolve_center(o["center"], o["cmap"])
+        name = self.config.name or (Path(config_path).stem if config_path else "cnnviz")
+        title = name + (f" on {self.label}" if self.label else "")
+        scale = "one scale per stage shared with other images" if self.stage_ranges is not None \
+            else f"normalize {o['normalize']}"
+        sub = f"cmap {o['cmap']} · {scale}" + (" · 0 at the centre" if centred else "") \
+            + f" · the {self.overview_maps} strongest maps of each stage"
+        if self.config.description:
+            sub = f"{self.config.description} · {sub}"
+        bar = None
+        if o["normalize"] == "global" and self.global_range is not None and o["colorbar"] and not self.color_ranges:
+            lo, hi = value_limits(np.zeros((1, 1, 1)), "global", center=centred, global_range=self.global_range)
+            bar = (colormap_colors(o["cmap"], LEVELS), float(lo[0]), float(hi[0]))
+        pixels = render_overview(self.rows, title=title, subtitle=sub, dpi=self.dpi, colorbar=bar)
+        self.other_files.append(self.png("overview.png", pixels, None, title, "overview"))
+
+    def finish(self) -> list[Path]:
+        """Close ``activations.npz``, write the overview and the manifest, remove stale files; every file written."""
+        if self._zip is not None:
+            self._zip = None
+            self._stack.close()
+            self.other_files.append("activations.npz")
+            self.written.append(self.out / "activations.npz")
+        if self.opts["overview"] and self.rows:
+            self.overview(self.config_path)
+        manifest_path = self.out / "manifest.json"
+        stale = previous_files(manifest_path)
+        source = resolve_image(self.image_name) if self.image_name is not None else None
+        manifest = build_manifest(self.config, self.layers, self.stage_files, input_files=self.input_files,
+                                  other_files=self.other_files, image=source, image_shape=self.image_shape,
+                                  config_path=self.config_path, stats=self.stats)
+        for st in manifest["stages"]:
+            if st["index"] in self.color_ranges:
+                st["color_range"] = jsonable(list(self.color_ranges[st["index"]]))
+        with atomic_write(manifest_path, "w", encoding="utf-8") as f:
+            f.write(manifest_json(manifest))
+        self.written.append(manifest_path)
+        for name in sorted(stale - set(manifest["files"])):
+            p = self.out / name
+            try:
+                if p.is_file() or p.is_symlink():
+                    p.unlink()
+            except OSError:
+                pass
+        return self.written
+
+
+def render(
+    config: Config | Any,
+    layers: Iterable[Layer],
+    outdir: str | os.PathLike[str],
+    *,
+    image: np.ndarray | None = None,
+    image_name: str | None = None,
+    save_arrays: bool = False,
+    config_path: str | os.PathLike[str] | None = None,
+    stage_ranges: Mapping[int, Sequence[float]] | None = None,
+    stream: bool = False,
+    global_range: tuple[float, float] | None = None,
+) -> list[Path]:
+    """Write a run's pictures, manifest and arrays (SPEC §3).
+
+    Parameters
+    ----------
+    config : Config, dict, path or YAML text
+        Its ``render`` section decides cmap, normalisation, centring,
+        ``max_maps``, columns, scale, dpi, labels, colorbar, and whether the
+        overview and the filter pictures are drawn.
+    layers : iterable of Layer
+        From :func:`cnnviz.run` (or, with ``stream``, from
+        :func:`cnnviz.pipeline.iter_run`).
+    outdir : path
+        Created if missing.  Files are written atomically; the files that the
+        previous ``manifest.json`` there listed and this run does not write
+        again are removed (nothing else is touched).
+    image : ndarray (H, W) or (H, W, C), optional
+        The input as the stack saw it: ``00_input.png`` and the overview's
+        first row.
+    image_name : str, optional
+        The image's sample name or path, for the manifest and the PNG metadata.
+    save_arrays : bool
+        Also write ``activations.npz``: one (H, W, C) array per stage, keyed
+        ``NN_<stage-name>``.
+    config_path : path, optional
+        Recorded in the manifest (default: the config's source file).
+    stage_ranges : mapping of stage index to (lo, hi), optional
+        A fixed colour range for those stages' grids instead of
+        ``render.normalize`` (``cnnviz batch --shared-scale`` passes the range
+        over all the images of a config, so that they can be compared):
+        centred on zero like any other scale when the colormap is diverging
+        (or ``render.center: zero``), drawn with a colorbar, and recorded in
+        the manifest as the stage's ``color_range``.  Vector stages (bar
+        charts) ignore it.
+    stream : bool
+        ``layers`` is a generator whose layers are drawn and dropped one at a
+        time.  With ``normalize: global`` pass ``global_range``.
+    global_range : (lo, hi), optional
+        The run's range for ``normalize: global`` (default: computed from
+        ``layers`` when they are not streamed).
+
+    Returns
+    -------
+    list of Path
+        Every file written, ``manifest.json`` last.
+    """
+    config = load_config(config)
+    if not stream:
+        layers = list(layers)
+        if global_range is None and config.render["normalize"] == "global":
+            global_range = run_range(layers)
+    with Writer(config, outdir, image_name=image_name, config_path=config_path, save_arrays=save_arrays,
+                stage_ranges=stage_ranges, global_range=global_range) as w:
+        if image is not None:
+            w.input(image)
+        for layer in layers:
+            w.add(layer)
+        return w.finish()

@@ -1,0 +1,160 @@
+"""The ``conv`` stage: cross-correlation (or convolution) with a bank of kernels.
+
+Parameters (SPEC §1): ``filters`` (required), ``padding``, ``pad_mode``,
+``pad_value``, ``stride``, ``dilation``, ``flip``, ``bias``, ``depthwise``.
+Input (H, W, C), N kernels -> (H', W', N), or (H', W', N·C) when depthwise
+(kernel-major: map ``n·C + c`` is kernel n on channel c).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..errors import CnnvizError, KeyPath, did_you_mean
+from ..formatting import times
+from ..limits import MAX_KERNEL_SIDE, boolean, choice, number, number_or_list, pair, wrong
+from ..ops.conv import PATCH_BLOCK_BYTES, PATCH_ROWS_MAX, PATCH_ROWS_MIN, conv2d, conv_output_size, conv_padding
+from .base import Key, PlanContext, PlannedStage, Shape, StageConfig, StageType, Window
+from .filters import filters_list, resolve_kernels
+
+__all__ = ["Conv", "conv_padding_key", "bias_vector", "too_big"]
+
+
+def conv_padding_key(v: Any, path: KeyPath) -> str | tuple[int, int]:
+    """``valid`` | ``same`` | ``full`` | an int | ``[pad_h, pad_w]``."""
+    if v in ("valid", "same", "full"):
+        return v
+    if isinstance(v, (int, list)) and not isinstance(v, bool):
+        try:
+            return pair(0, MAX_KERNEL_SIDE)(v, path)
+        except CnnvizError:
+            pass
+    raise wrong("valid, same, full, an integer or [pad_h, pad_w]", v, path,
+                did_you_mean(v, ("valid", "same", "full")) if isinstance(v, str) else "")
+
+
+def bias_vector(ctx: PlanContext, st: StageConfig, n: int, what: str) -> np.ndarray:
+    """The stage's ``bias`` as (n,) in the run's dtype: one number for all, or one each."""
+    b = st.params["bias"]
+    if isinstance(b, tuple):
+        if len(b) != n:
+            raise ctx.error(f"{len(b)} biases given for {n} {what}", st.path + ("bias",))
+        return np.asarray(b, dtype=ctx.np_dtype)
+    return np.full(n, b, dtype=ctx.np_dtype)
+
+
+def too_big(ctx: PlanContext, st: StageConfig, kind: str, k: tuple[int, int], n: tuple[int, int]) -> CnnvizError:
+    """``conv stage 'c1': kernel 7×7 is larger than its padded input 5×5``, located at the stage."""
+    return ctx.error(f"{st.type} stage '{st.name}': {kind} {times(*k)} is larger than its padded input {times(*n)}",
+                     st.path)
+
+
+class Conv(StageType):
+    keeps_channels = False
+    name = "conv"
+    doc = "cross-correlation (or convolution) with a bank of kernels"
+    pointwise = False
+    keys = {
+        "filters": Key(filters_list, required=True, files=True),
+        "padding": Key(conv_padding_key, "valid"),
+        "pad_mode": Key(choice("constant", "reflect", "symmetric", "edge", "wrap"), "constant"),
+        "pad_value": Key(number(), 0.0),
+        "stride": Key(pair(1, MAX_KERNEL_SIDE), 1),
+        "dilation": Key(pair(1, MAX_KERNEL_SIDE), 1),
+        "flip": Key(boolean, False),
+        "bias": Key(number_or_list, 0.0),
+        "depthwise": Key(boolean, False),
+    }
+
+    def plan(self, ctx: PlanContext, st: StageConfig, shapes: Sequence[Shape]) -> PlannedStage:
+        h, w, c = shapes[0]
+        p = st.params
+        kernels, count = resolve_kernels(ctx, st, c, depthwise=p["depthwise"])
+        n, kh, kw, _ = kernels.shape
+        dil, stride = p["dilation"], p["stride"]
+        pad = conv_padding(p["padding"], (kh, kw), dil)
+        eff = (dil[0] * (kh - 1) + 1, dil[1] * (kw - 1) + 1)
+        padded_hw = (h + sum(pad[0]), w + sum(pad[1]))
+        if eff[0] > padded_hw[0] or eff[1] > padded_hw[1]:
+            kind = "kernel" if eff == (kh, kw) else f"kernel {times(kh, kw)} dilated to"
+            raise too_big(ctx, st, kind, eff, padded_hw)
+        oh = conv_output_size(h, kh, pad[0][0], pad[0][1], stride[0], dil[0])
+        ow = conv_output_size(w, kw, pad[1][0], pad[1][1], stride[1], dil[1])
+        oc = n * c if p["depthwise"] else n
+        return PlannedStage(
+            st, self, tuple(shapes), (oh, ow, oc), ctx.np_dtype,
+            kernels=kernels, bias=bias_vector(ctx, st, n, "filters"), padding=pad,
+            param_count=count + n, macs=oh * ow * n * kh * kw * c,
+        )
+
+    def apply(self, ps: PlannedStage, xs: list[np.ndarray], *, inplace: bool) -> np.ndarray:
+        p = ps.params
+        assert ps.kernels is not None and ps.padding is not None
+        return conv2d(xs[0], ps.kernels, padding=ps.padding, pad_mode=p["pad_mode"], pad_value=p["pad_value"],
+                      stride=p["stride"], dilation=p["dilation"], flip=p["flip"], bias=ps.bias,
+                      depthwise=p["depthwise"])
+
+    def temp_bytes(self, ps: PlannedStage) -> int:
+        item = ps.dtype.itemsize
+        h, w, c = ps.input_shape
+        assert ps.kernels is not None and ps.padding is not None
+        n, kh, kw, _ = ps.kernels.shape
+        (t, b), (left, r) = ps.padding
+        padded = (h + t + b) * (w + left + r) * c * item  # padded (or transposed) copy of the input
+        taps = kh * kw * c
+        ho, wo, oc = ps.output_shape
+        rows = min(max(PATCH_BLOCK_BYTES // max(1, taps * item), PATCH_ROWS_MIN), PATCH_ROWS_MAX)
+        patches = min(rows, ho * wo + wo) * taps * item
+        depthwise = ho * wo * oc * item if ps.params["depthwise"] else 0
+        return padded + patches + depthwise
+
+    def window(self, ps: PlannedStage) -> Window:
+        assert ps.kernels is not None and ps.padding is not None
+        _, kh, kw, _ = ps.kernels.shape
+        dil = ps.params["dilation"]
+        return Window((dil[0] * (kh - 1) + 1, dil[1] * (kw - 1) + 1), ps.params["stride"],
+                      (ps.padding[0][0], ps.padding[1][0]))
+
+    def describe(self, ps: PlannedStage) -> str:
+        p = ps.params
+        assert ps.kernels is not None
+        n, kh, kw, c = ps.kernels.shape
+        parts = [f"{n} kernel{'s' if n != 1 else ''} {times(kh, kw, c)}"]
+        pad = p["padding"]
+        parts.append(pad if isinstance(pad, str) else f"padding {times(*pad)}")
+        for key in ("stride", "dilation"):
+            v = tuple(p[key])
+            if v != (1, 1):
+                parts.append(f"{key} {v[0] if v[0] == v[1] else times(*v)}")
+        if p["flip"]:
+            parts.append("flipped (convolution)")
+        if p["depthwise"]:
+            parts.append("depthwise")
+        return " · ".join(parts)
+
+    def summarize(self, ps: PlannedStage) -> str:
+        p = ps.params
+        assert ps.kernels is not None
+        n, kh, kw, _ = ps.kernels.shape
+        parts = [f"{n} × {kh}×{kw}"]
+        pad = p["padding"]
+        parts.append(pad if isinstance(pad, str) else f"pad {times(*pad)}")
+        if p["pad_mode"] != "constant":
+            parts.append(p["pad_mode"])
+        if p["stride"] != (1, 1):
+            parts.append(f"stride {times(*p['stride'])}")
+        if p["dilation"] != (1, 1):
+            parts.append(f"dilation {times(*p['dilation'])}")
+        if p["flip"]:
+            parts.append("flip")
+        if p["depthwise"]:
+            parts.append("depthwise")
+        return ", ".join(parts)
+
+    display_keys = ("filters",)  # compared through the resolved kernels
+
+
+STAGE_TYPES = (Conv(),)
