@@ -24,9 +24,11 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from cnnviz.batch import BatchRequest, Progress, expand_configs, expand_images, run_batch
+from cnnviz.app.batch.expand import expand_configs, expand_images
+from cnnviz.app.batch.runner import BatchRequest, run_batch
+from cnnviz.cli import Progress
 from cnnviz.cli import main
-from cnnviz.contact_sheet import GRID_MAX_IMAGES, STAMP, Cell, Picture, index_html
+from cnnviz.app.batch.contact_sheet import GRID_MAX_IMAGES, STAMP, Cell, Picture, index_html
 
 ALPHA = """\
 name: alpha
@@ -70,11 +72,14 @@ def warm(tmp_path_factory):
     Only a speed-up for these tests (about a second per batch); the batches
     are the same without it.
     """
-    from cnnviz.batch import Task, run_task
+    from cnnviz.app.batch.tasks import Task, run_task
 
     root = tmp_path_factory.mktemp("warm")
     (root / "c.yaml").write_text(ALPHA)
-    task = Task("render", str(root / "c.yaml"), "c.yaml", "c", (), "camera", "camera", "camera", str(root / "o"))
+    from cnnviz.config import load_config
+
+    task = Task("render", load_config(root / "c.yaml"), str(root / "c.yaml"), "c.yaml", "c", "camera", "camera",
+                "camera", str(root / "o"))
     assert run_task(task)["ok"]
 
 
@@ -285,20 +290,43 @@ def test_progress_bar_only_on_a_terminal(project):
             return True
 
     tty, pipe = Tty(), io.StringIO()
-    report = run_batch(BatchRequest(["alpha.yaml"], ["camera", "pics/a.png"], "out", jobs=2), progress=tty)
+    bar = Progress(tty)
+    report = run_batch(BatchRequest(["alpha.yaml"], ["camera", "pics/a.png"], "out", jobs=2), progress=bar.update)
+    bar.close()
     assert report.rendered == 2 and not report.failed
     text = tty.getvalue()
     assert text.count("\r") >= 2 and text.endswith("\n")
     last = text.rstrip("\n").split("\r")[-1]
     assert "2/2" in last and "/s" in last and " in 0:0" in last
     assert "ETA" in text.split("\r")[1]
+    bar = Progress(pipe)
     report = run_batch(BatchRequest(["alpha.yaml"], ["camera", "pics/a.png"], "out", jobs=2, force=True),
-                       progress=pipe)
+                       progress=bar.update)
+    bar.close()
     assert report.rendered == 2 and pipe.getvalue() == ""
-    bar = Progress(Tty(), 4)
+    bar = Progress(Tty())
     bar.start -= 2.0
-    bar.done = 2
+    bar.done, bar.total = 2, 4
     assert "2/4" in bar.line() and "1.00/s" in bar.line() and "ETA 0:02" in bar.line()
+
+
+def test_progress_bar_last_line_is_clean():
+    """The closing line overwrites the longer line before it: no item name is left over at its end."""
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    tty = Tty()
+    bar = Progress(tty)
+    bar.update(1, 2, "tiny-cnn × chelsea")
+    bar.update(2, 2, "a-config-with-a-long-name × chelsea")
+    bar.close()
+    text = tty.getvalue()
+    last = text.split("\r")[-1]
+    assert last.endswith("\n") and "×" not in last and "chelsea" not in last
+    previous = text.split("\r")[-2]
+    assert len(last.rstrip("\n")) >= len(previous)  # padded over every character of the line before
+    assert last.rstrip().endswith("in 0:00")
 
 
 def test_missing_dask_is_one_clear_line(project, monkeypatch):

@@ -15,15 +15,10 @@ from hypothesis import strategies as st
 from scipy import ndimage
 
 from cnnviz.errors import CnnvizError
-from cnnviz.filters import (
-    MAX_SIDE,
-    PRESETS,
-    load_array_file,
-    load_kernel_file,
-    preset_kernels,
-    random_kernels,
-    random_matrix,
-)
+from cnnviz.io.arrays import load_array_file, load_kernel_file
+from cnnviz.limits import MAX_KERNEL_SIDE as MAX_SIDE
+from cnnviz.ops.kernels import PRESETS, preset_kernels
+from cnnviz.ops.random_kernels import random_kernels, random_matrix
 
 # --------------------------------------------------------------------------
 # helpers

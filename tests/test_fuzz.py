@@ -166,7 +166,7 @@ def test_any_config_and_image_work_or_fail_cleanly(config, image):
     except CnnvizError as err:
         _assert_user_error(err)
         return
-    from cnnviz.images import load_image
+    from cnnviz.pipeline.inputs import load_image
 
     x = load_image(image, cfg)
     planned = plan(cfg, x.shape)
@@ -187,7 +187,7 @@ def test_any_text_as_yaml_fails_cleanly(text):
 @given(data=st.binary(max_size=300))
 @settings(max_examples=60)
 def test_any_bytes_as_image_fail_cleanly(tmp_path_factory, data):
-    from cnnviz.images import read_image
+    from cnnviz.io.images import read_image
 
     p = tmp_path_factory.mktemp("img") / "x.png"
     p.write_bytes(b"\x89PNG\r\n\x1a\n" + data if data[:1] == b"\x00" else data)

@@ -15,7 +15,7 @@ from PIL import Image
 from cnnviz.cli import main
 from cnnviz.config import load_config
 from cnnviz.errors import CnnvizError
-from cnnviz.images import read_image
+from cnnviz.io.images import read_image
 
 ROOT = Path(__file__).resolve().parent.parent
 NUMPYCNN = str(ROOT / "configs" / "numpycnn.yaml")

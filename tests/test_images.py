@@ -11,7 +11,8 @@ from skimage.transform import resize
 
 from cnnviz.config import load_config
 from cnnviz.errors import CnnvizError
-from cnnviz.images import SAMPLES, load_image, read_image
+from cnnviz.io.images import SAMPLES, read_image
+from cnnviz.pipeline.inputs import load_image
 
 
 def cfg(**inp):

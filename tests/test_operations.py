@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.signal import convolve2d, correlate2d
 
-from cnnviz import operations as ops
+from cnnviz import ops
 
 RNG = np.random.default_rng(20240611)
 
@@ -324,10 +324,12 @@ def test_conv_integer_input_computed_in_float64():
 @pytest.mark.parametrize("channels_first_below", [0, 10**9])
 def test_conv_many_blocks_both_gathers(monkeypatch, channels_first_below):
     # Force tiny blocks so the row-block loop (with a partial last block) runs.
-    monkeypatch.setattr(ops, "_PATCH_BLOCK_BYTES", 1)
-    monkeypatch.setattr(ops, "_PATCH_ROWS_MIN", 1)
-    monkeypatch.setattr(ops, "_ELEMENTWISE_BLOCK_BYTES", 1)
-    monkeypatch.setattr(ops, "_CHANNELS_FIRST_BELOW", channels_first_below)
+    from cnnviz.ops import conv
+
+    monkeypatch.setattr(conv, "PATCH_BLOCK_BYTES", 1)
+    monkeypatch.setattr(conv, "PATCH_ROWS_MIN", 1)
+    monkeypatch.setattr(conv, "ELEMENTWISE_BLOCK_BYTES", 1)
+    monkeypatch.setattr(conv, "CHANNELS_FIRST_BELOW", channels_first_below)
     x = RNG.standard_normal((23, 9, 3))
     k = RNG.standard_normal((2, 4, 3, 3))
     kwargs: dict[str, Any] = dict(stride=(2, 1), dilation=(1, 2), bias=np.array([0.25, -1.0]))

@@ -20,26 +20,13 @@ from PIL import Image
 
 import cnnviz
 from cnnviz.errors import CnnvizError
-from cnnviz.pipeline import Layer
-from cnnviz.pngio import atomic_write, read_png_metadata, write_png
-from cnnviz.rendering import (
-    LEVELS,
-    auto_scale,
-    colormap_colors,
-    compose_grid,
-    grid_shape,
-    grid_title,
-    is_diverging,
-    normalize_maps,
-    render,
-    render_grid,
-    resolve_center,
-    run_range,
-    select_maps,
-    stage_grid,
-    stage_labels,
-    value_limits,
-)
+from cnnviz.pipeline.run import Layer
+from cnnviz.io.pngio import atomic_write, read_png_metadata, write_png
+from cnnviz.rendering.grid import grid_title, render_grid, stage_grid
+from cnnviz.rendering.layout import auto_scale, compose_grid, grid_shape
+from cnnviz.rendering.palette import LEVELS, colormap_colors, is_diverging, resolve_center
+from cnnviz.rendering.scale import normalize_maps, run_range, select_maps, value_limits
+from cnnviz.rendering.writer import render
 
 # ---------------------------------------------------------------------------
 # helpers
@@ -302,7 +289,7 @@ def test_render_writes_every_file(rendered):
 
 def test_png_metadata_round_trip(rendered):
     out, config, x, layers, files = rendered
-    from cnnviz.rendering import _jsonable
+    from cnnviz.rendering.manifest import jsonable as _jsonable
 
     for f in files:
         if f.suffix != ".png":
@@ -370,13 +357,13 @@ def test_bar_charts_for_vectors(rendered):
         assert 700 <= rgb.shape[1] <= 800 and 200 <= rgb.shape[0] <= 260
         assert (rgb != 255).any(axis=2).mean() > 0.02  # something is drawn
     # softmax after a labelled dense uses the dense stage's labels
-    assert stage_labels(layers, 5) == ["cat", "dog", "owl"]
-    assert stage_labels(layers, 4) == ["cat", "dog", "owl"]
-    assert stage_labels(layers, 3) is None
+    assert list(layers[5].stage.labels or []) == ["cat", "dog", "owl"]
+    assert list(layers[4].stage.labels or []) == ["cat", "dog", "owl"]
+    assert layers[3].stage.labels is None
 
 
 def test_bar_chart_shows_labels():
-    from cnnviz.figures import bar_chart
+    from cnnviz.rendering.bars import bar_chart
 
     plain = bar_chart(np.array([0.1, 0.7, 0.2]), title="t", probabilities=True)
     named = bar_chart(np.array([0.1, 0.7, 0.2]), title="t", labels=["a much longer name", "b", "c"],
@@ -400,7 +387,7 @@ def test_filters_picture_for_conv_stages(tmp_path):
     a = read_rgb(tmp_path / "filters_01_conv1.png")
     assert a.shape[0] > 100 and a.shape[1] > 300
     # 3-channel kernels on an RGB input get a colour column; deeper 3-channel kernels do not
-    from cnnviz.figures import filter_figure
+    from cnnviz.rendering.filters import filter_figure
 
     k = layers[0].stage.kernels
     assert k.shape == (2, 3, 3, 3)
@@ -459,7 +446,7 @@ def test_synthetic_layers_and_many_stages(tmp_path):
 
 
 def test_import_does_not_load_matplotlib():
-    code = "import sys, cnnviz.rendering, cnnviz.pngio; print('matplotlib' in sys.modules)"
+    code = "import sys, cnnviz.rendering.writer, cnnviz.io.pngio; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -477,6 +464,6 @@ def test_description_reaches_manifest(tmp_path):
 
 def test_cnnviz_render_is_the_function_even_after_the_module_is_imported():
     import cnnviz
-    import cnnviz.rendering
+    import cnnviz.rendering.writer
 
-    assert callable(cnnviz.render) and cnnviz.render is cnnviz.rendering.render
+    assert callable(cnnviz.render) and cnnviz.render is cnnviz.rendering.writer.render

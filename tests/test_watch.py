@@ -30,7 +30,7 @@ from click.testing import CliRunner
 import cnnviz
 from cnnviz.cli import main
 from cnnviz.config import load_config
-from cnnviz.watch import (
+from cnnviz.app.watch import (
     IncrementalRenderer,
     Watcher,
     WatchRequest,

@@ -20,6 +20,8 @@ __all__ = [
     "PATCH_BLOCK_BYTES",
     "PATCH_ROWS_MIN",
     "PATCH_ROWS_MAX",
+    "ELEMENTWISE_BLOCK_BYTES",
+    "CHANNELS_FIRST_BELOW",
     "conv_padding",
     "conv_output_size",
     "conv2d",
@@ -40,7 +42,7 @@ PATCH_ROWS_MAX = 32768
 
 #: Size in bytes of the output block accumulated per step in the elementwise
 #: (tap-loop) paths: depthwise convolution.
-_ELEMENTWISE_BLOCK_BYTES = 1 << 20
+ELEMENTWISE_BLOCK_BYTES = 1 << 20
 
 #: Below this many contiguous elements per kernel row (``kw * C``) the patch
 #: matrix is gathered channels-first (runs of a whole image row per copy)
@@ -49,7 +51,7 @@ _ELEMENTWISE_BLOCK_BYTES = 1 << 20
 #: Measured (medians of 7): 1024²×1 → 16×3×3: 12 ms channels-first vs 28 ms
 #: channel-last; 511²×16 → 32×3×3 (kw·C = 48): 25 vs 28 ms and 1023²×16 → 32×3×3:
 #: 110 vs 151 ms in favour of channel-last, so the switch sits at 16.
-_CHANNELS_FIRST_BELOW = 16
+CHANNELS_FIRST_BELOW = 16
 
 _PAD_MODES = ("constant", "reflect", "symmetric", "edge", "wrap")
 
@@ -275,7 +277,7 @@ def conv2d(
     if depthwise:
         xp = _pad_hwc(x, pads, pad_mode, pad_value)
         out = _conv_depthwise(xp, k, b, geometry)
-    elif kw * c < _CHANNELS_FIRST_BELOW:
+    elif kw * c < CHANNELS_FIRST_BELOW:
         # Channels-first gather: each copy moves whole (strided) image rows.
         xt = _pad_hwc(x, pads, pad_mode, pad_value, channels_first=True)
         out = _conv_im2col_cf(xt, k, b, geometry)
@@ -379,7 +381,7 @@ def _conv_depthwise(
     kh, kw, sh, sw, dh, dw, ho, wo = geometry
     n_k, c = k.shape[0], k.shape[3]
     out = np.empty((ho, wo, n_k, c), dtype=xp.dtype)
-    rows = _block_rows(wo * n_k * c * xp.itemsize, ho, _ELEMENTWISE_BLOCK_BYTES)
+    rows = _block_rows(wo * n_k * c * xp.itemsize, ho, ELEMENTWISE_BLOCK_BYTES)
     tmp = np.empty(rows * wo * n_k * c, dtype=xp.dtype)
     bias = None if b is None else b[:, None]  # (N, 1) broadcasts over (N, C)
     for r0 in range(0, ho, rows):

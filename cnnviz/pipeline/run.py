@@ -27,7 +27,8 @@ class Layer:
         1-based stage position.
     name, type : str
     output : ndarray (H, W, C)
-    stage : PlannedStage
+    stage : PlannedStage or None
+        None for a layer built by hand (drawn without a description or kernels).
     seconds : float
         Time the stage took.
     """
@@ -36,12 +37,12 @@ class Layer:
     name: str
     type: str
     output: np.ndarray
-    stage: PlannedStage
+    stage: PlannedStage | None
     seconds: float
 
     @property
     def params(self) -> Any:
-        return self.stage.config.params
+        return self.stage.config.params if self.stage is not None else {}
 
 
 def execute(stages: Sequence[PlannedStage], x: np.ndarray, *, inplace: bool = False,

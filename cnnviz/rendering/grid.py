@@ -256,7 +256,7 @@ def stage_grid(
     else:
         lo_all, hi_all = value_limits(y, normalize, center=centred, global_range=global_range)
         scale_txt = scale_text(normalize, centred, cmap, float(lo_all[0]), float(hi_all[0]))
-    desc = layer.stage.describe()
+    desc = layer.stage.describe() if layer.stage is not None else ""
     sub = f"{desc} · {scale_txt}" if desc else scale_txt
     return render_grid(y, title=title, subtitle=sub, cmap=cmap, normalize=normalize, center=centred,
                        global_range=global_range, limits=limits, max_maps=int(render_opts["max_maps"]),

@@ -179,20 +179,22 @@ class Writer:
 
     def add(self, layer: Layer) -> None:
         """Draw one stage's pictures (and add its array to ``activations.npz``); the output is not kept."""
-        ps = layer.stage
-        self._rgb[layer.index] = ps.kind.keeps_channels and all(self._rgb.get(s, False) for s in ps.sources)
+        ps = layer.stage  # None for a layer built by hand: drawn without a description or kernels
+        sources = ps.sources if ps is not None else (layer.index - 1,)
+        keeps = ps.kind.keeps_channels if ps is not None else True
+        self._rgb[layer.index] = keeps and all(self._rgb.get(s, False) for s in sources)
         y = layer.output
         n = y.shape[2]
         stem = stage_file_name(layer.index, layer.name, self.width)[:-4]
         heading = f"{layer.index:0{self.width}d} {layer.name}"
         detail = f"{layer.type} · {times(*y.shape)}"
-        desc = layer.stage.describe()
+        desc = ps.describe() if ps is not None else ""
         files = []
         if is_vector(y.shape):
             from .bars import bar_chart
 
             vec = y.reshape(-1)
-            names = list(layer.stage.labels) if layer.stage.labels else None
+            names = list(ps.labels) if ps is not None and ps.labels else None
             title = grid_title(layer.index, layer.name, layer.type, y.shape, width=self.width)
             probs = layer.type == "softmax"
             sub = desc or ("probabilities" if probs else "")
@@ -222,14 +224,14 @@ class Writer:
             if o["normalize"] == "layer" or limits is not None:
                 note += f" · {short_number(float(lo[0]))} … {short_number(float(hi[0]))}"
             self.rows.append(OverviewRow(heading, detail, note, [colors[q[:, :, j]] for j in range(len(sel))]))
-        kernels = ps.kernels
+        kernels = ps.kernels if ps is not None else None
         if self.opts["filters"] and kernels is not None:
             from .filters import filter_figure
 
             title = f"filters of {heading} (conv) · {times(*kernels.shape)}"
             cmap = self.opts["cmap"] if is_diverging(self.opts["cmap"]) else "RdBu_r"
             # colour patches only when the kernel's channels are still the image's R, G, B
-            rgb_input = kernels.shape[3] == 3 and all(self._rgb.get(s, False) for s in ps.sources)
+            rgb_input = kernels.shape[3] == 3 and all(self._rgb.get(s, False) for s in sources)
             pixels = filter_figure(kernels, title=title if self.labels else "",
                                    subtitle=desc if self.labels else "", cmap=cmap, as_colour=rgb_input,
                                    max_kernels=int(self.opts["max_maps"]), dpi=self.dpi)
