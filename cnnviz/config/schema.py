@@ -26,6 +26,7 @@ import numpy as np
 
 from ..errors import CnnvizError, ConfigErrors, KeyPath, did_you_mean
 from ..limits import (
+    MAX_PIXELS,
     MAX_RESIZE_SIDE,
     Checker,
     boolean,
@@ -46,6 +47,7 @@ __all__ = [
     "STAGE_TYPES",
     "RENDER_DEFAULTS",
     "load_config",
+    "read_config_file",
     "referenced_files",
     "validate",
 ]
@@ -106,7 +108,10 @@ def _resize(v: Any, path: KeyPath) -> int | tuple[int, int] | None:
     if v is None:
         return None
     if isinstance(v, list):
-        return pair(1, MAX_RESIZE_SIDE)(v, path)
+        h, w = pair(1, MAX_RESIZE_SIDE)(v, path)
+        if h * w > MAX_PIXELS:
+            raise CnnvizError(f"{w}×{h} = {h * w:,} pixels is more than the limit of {MAX_PIXELS:,}", path)
+        return h, w
     if isinstance(v, int) and not isinstance(v, bool):
         return integer(1, MAX_RESIZE_SIDE)(v, path)
     raise wrong("null, [height, width] or the longest side as an integer", v, path)
@@ -184,10 +189,12 @@ class Config:
         stages = []
         for s in self.stages:
             params: dict[str, Any] = {}
+            raw = self.data["stages"][s.index]
+            keys = REGISTRY[s.type].keys
             for k, v in s.params.items():
-                if k == "filters" or k == "weights":
-                    params[k] = copy.deepcopy(self.data["stages"][s.index].get(k)) if isinstance(
-                        self.data["stages"][s.index], dict) else None
+                if keys[k].files:  # as written (a file's name, not its numbers)
+                    given = isinstance(raw, dict) and k in raw
+                    params[k] = copy.deepcopy(raw[k]) if given else (v if isinstance(v, (int, float, str)) else None)
                 elif isinstance(v, tuple):
                     params[k] = list(v)
                 else:
@@ -395,23 +402,29 @@ def load_config(source: str | Path | Mapping[str, Any] | Config, *, base_dir: st
         data = copy.deepcopy(dict(source))
         return validate(data, Locations(source=None), Path(base_dir or "."), None, None)
     if isinstance(source, Path) or not _looks_like_yaml_text(source):
-        path = Path(source)
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            raise CnnvizError(f"config file not found: {path}") from None
-        except IsADirectoryError:
-            raise CnnvizError(f"{path}: is a directory, not a config file") from None
-        except OSError as exc:
-            raise CnnvizError(f"{path}: cannot read the config: {exc.strerror}") from None
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise CnnvizError(f"{path}: the config is not UTF-8 text (byte {exc.start})") from None
-        data, locations = parse_yaml(text, str(source))
-        return validate(data, locations, Path(base_dir) if base_dir else path.parent, text, str(source))
+        data, locations, text = read_config_file(source)
+        return validate(data, locations, Path(base_dir) if base_dir else Path(source).parent, text, str(source))
     data, locations = parse_yaml(source, "<string>")
     return validate(data, locations, Path(base_dir or "."), source, "<string>")
+
+
+def read_config_file(path: str | os.PathLike[str]) -> tuple[Any, Locations, str]:
+    """A config file's parsed YAML, the positions of its values and its text, not yet validated."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise CnnvizError(f"config file not found: {p}") from None
+    except IsADirectoryError:
+        raise CnnvizError(f"{p}: is a directory, not a config file") from None
+    except OSError as exc:
+        raise CnnvizError(f"{p}: cannot read the config: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CnnvizError(f"{p}: the config is not UTF-8 text (byte {exc.start})") from None
+    data, locations = parse_yaml(text, os.fspath(path))
+    return data, locations, text
 
 
 def _looks_like_yaml_text(s: str) -> bool:

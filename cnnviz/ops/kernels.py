@@ -44,7 +44,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..errors import CnnvizError, PathItem, did_you_mean
+from ..errors import CnnvizError, ConfigErrors, PathItem, did_you_mean
 from ..limits import (
     MAX_ORIENTATIONS,
     as_bool,
@@ -458,19 +458,21 @@ PRESETS: dict[str, PresetSpec] = {
 def _resolve_params(spec: PresetSpec, params: Mapping[Any, Any]) -> dict[str, Any]:
     """Check ``params`` against ``spec`` and fill in defaults."""
     choices = list(spec.params)
-    for key in params:
-        if key == "preset":
-            continue
-        if not isinstance(key, str) or key not in spec.params:
-            raise unknown_parameter(key, spec.name, choices)
+    errors = [unknown_parameter(key, spec.name, choices) for key in params
+              if key != "preset" and (not isinstance(key, str) or key not in spec.params)]
     resolved: dict[str, Any] = {}
     for name, pspec in spec.params.items():
-        if name in params:
-            resolved[name] = pspec.parse(params[name], (name,))
-        elif pspec.default is None:
-            resolved[name] = None
-        else:
-            resolved[name] = pspec.parse(pspec.default, (name,))
+        try:
+            if name in params:
+                resolved[name] = pspec.parse(params[name], (name,))
+            elif pspec.default is None:
+                resolved[name] = None
+            else:
+                resolved[name] = pspec.parse(pspec.default, (name,))
+        except CnnvizError as err:
+            errors.append(err)
+    if errors:  # every unknown or wrong parameter, as a stage's keys are reported
+        raise errors[0] if len(errors) == 1 else ConfigErrors(errors)
     if spec.name == "dog":
         if "k" in params and "sigma2" in params:
             raise CnnvizError("give either k or sigma2, not both", ("sigma2",))

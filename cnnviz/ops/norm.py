@@ -6,7 +6,7 @@ import numpy as np
 
 from .common import check_hwc, float_array
 
-__all__ = ["lrn", "standardize", "minmax"]
+__all__ = ["lrn", "standardize", "minmax", "batchnorm_affine", "affine"]
 
 
 def lrn(
@@ -90,3 +90,46 @@ def minmax(x: np.ndarray) -> np.ndarray:
     span = a.max(axis=(0, 1)) - lo
     span = np.where(span > 0, span, a.dtype.type(1))
     return (a - lo) / span
+
+
+def batchnorm_affine(mean: np.ndarray, var: np.ndarray, scale: np.ndarray, shift: np.ndarray,
+                     eps: float = 1e-5) -> tuple[np.ndarray, np.ndarray]:
+    """Inference-mode batch normalization folded into one multiply and one add per channel.
+
+    ``scale · (x − mean) / sqrt(var + eps) + shift`` is ``x · a + b`` with
+    ``a = scale / sqrt(var + eps)`` and ``b = shift − mean · a``, computed in
+    float64.
+
+    Parameters
+    ----------
+    mean, var, scale, shift : (C,) array_like
+    eps : float
+
+    Returns
+    -------
+    a, b : (C,) float64 ndarrays
+    """
+    m, v, s, t = (np.asarray(q, np.float64) for q in (mean, var, scale, shift))
+    a = s / np.sqrt(v + eps)
+    return a, t - m * a
+
+
+def affine(x: np.ndarray, a: np.ndarray, b: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
+    """Per-channel ``x · a + b`` of (H, W, C) maps (batchnorm, once folded), in the dtype of ``x``.
+
+    Parameters
+    ----------
+    x : (H, W, C) ndarray
+    a, b : (C,) array_like
+    out : ndarray, optional
+        Where to write (may be ``x``).
+
+    Returns
+    -------
+    (H, W, C) ndarray
+    """
+    v = float_array(x)
+    check_hwc(v)
+    y = np.multiply(v, np.asarray(a, v.dtype), out=out)
+    y += np.asarray(b, v.dtype)
+    return y
