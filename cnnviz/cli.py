@@ -22,7 +22,7 @@ from typing import IO, Any
 
 import click
 
-from . import __version__
+from .version import __version__
 
 
 class Interrupted(BaseException):

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__
+from ..version import __version__
 from ..config import Config
 from ..io.images import ImageSource
 from ..io.pngio import TEXT_PREFIX

@@ -196,7 +196,7 @@ class Writer:
             vec = y.reshape(-1)
             names = list(ps.labels) if ps is not None and ps.labels else None
             title = grid_title(layer.index, layer.name, layer.type, y.shape, width=self.width)
-            probs = layer.type == "softmax"
+            probs = ps is not None and ps.kind.probabilities
             sub = desc or ("probabilities" if probs else "")
             pixels = bar_chart(vec, title=title if self.labels else "", subtitle=sub if self.labels else "",
                                labels=names, probabilities=probs, dpi=self.dpi)

@@ -292,6 +292,8 @@ class StageType:
     pointwise: ClassVar[bool] = True
     #: A vector that goes through it keeps its class names (relu after a labelled dense).
     keeps_labels: ClassVar[bool] = False
+    #: Its output is a probability distribution over channels (bar charts run 0 … 1).
+    probabilities: ClassVar[bool] = False
     #: Output channel c is input channel c, transformed (so an RGB input's channels stay R, G, B).
     keeps_channels: ClassVar[bool] = True
     #: Parameters that only change how it is drawn, not its output.

@@ -159,6 +159,7 @@ class Dense(StageType):
 class Softmax(StageType):
     name = "softmax"
     doc = "softmax over channels (over the units of a dense output)"
+    probabilities = True
     pointwise = False
     keeps_labels = True
 

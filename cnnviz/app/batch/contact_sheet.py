@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from ... import __version__
+from ...version import __version__
 from ...io.pngio import atomic_write
 
 __all__ = [

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ... import __version__
+from ...version import __version__
 from ...errors import CnnvizError
 from .contact_sheet import THUMBS, read_stamp, write_index
 from .executors import import_distributed, open_executor

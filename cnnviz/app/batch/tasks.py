@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ... import __version__
+from ...version import __version__
 from ...config import Config
 from ...errors import CnnvizError
 from ..session import Session
