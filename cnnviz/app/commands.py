@@ -93,9 +93,10 @@ def run_command(req: RunRequest) -> list[Path]:
     config = load_config_file(req.config_path, req.overrides)
     several = len(req.images) > 1
     sessions: list[tuple[Session, Path]] = []
+    plans: dict = {}
     for image in req.images:
         try:
-            session = Session(config, image, max_memory=req.max_memory)
+            session = Session(config, image, max_memory=req.max_memory, plans=plans)
             session.check(keep=not req.stream)
         except CnnvizError as err:
             raise (_about_image(err, image) if several else err) from None

@@ -112,6 +112,9 @@ class Session:
         image before it renders the first).
     max_memory : int, optional
         Bytes; default three quarters of the available memory.
+    plans : dict, optional
+        Input shape -> plan, shared by the sessions of one config: a shape
+        planned before is not planned again.
 
     Raises
     ------
@@ -122,7 +125,8 @@ class Session:
 
     def __init__(self, config: Config, image: str | os.PathLike[str] | np.ndarray, *,
                  image_name: str | None = None, prepared: np.ndarray | None = None,
-                 planned: list[PlannedStage] | None = None, max_memory: int | None = None) -> None:
+                 planned: list[PlannedStage] | None = None, max_memory: int | None = None,
+                 plans: dict[tuple[int, int, int], list[PlannedStage]] | None = None) -> None:
         self.config = config
         self.source = image
         self.image_name = image_name if image_name is not None else (
@@ -135,6 +139,10 @@ class Session:
         else:
             self._raw = read_input(image)
             self.shape = input_shape(self._raw, config)
+        if planned is None and plans is not None:  # one plan per input shape, shared by the sessions of a run
+            planned = plans.get(self.shape)
+            if planned is None:
+                planned = plans[self.shape] = plan(config, self.shape)
         self.stages = planned if planned is not None else plan(config, self.shape)
 
     # -- the steps ---------------------------------------------------------
