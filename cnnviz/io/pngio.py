@@ -41,6 +41,7 @@ __all__ = [
     "write_bytes",
     "write_png",
     "read_png_metadata",
+    "remove_pending_temporaries",
 ]
 
 #: Prefix of cnnviz's own PNG text keywords (``cnnviz.config``, ...).
@@ -58,6 +59,17 @@ COMPRESS_TYPE = 3
 _ZIP_TEXT_OVER = 1024
 
 
+#: Temporary files being written now (a worker stopped by a signal removes them before it exits).
+_PENDING: set[Path] = set()
+
+
+def remove_pending_temporaries() -> None:
+    """Remove the temporary files of every :func:`atomic_write` still open (for a process told to stop now)."""
+    for tmp in list(_PENDING):
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike[str], mode: str = "wb", encoding: str | None = None) -> Iterator[IO[Any]]:
     """Open a temporary file beside ``path``; on success rename it to ``path``.
@@ -72,12 +84,15 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb", encoding: str |
     """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    _PENDING.add(tmp)
     try:
         with open(tmp, mode, encoding=encoding) as f:
             yield f
             f.flush()
         os.replace(tmp, path)
+        _PENDING.discard(tmp)
     except OSError as exc:
+        _PENDING.discard(tmp)
         with contextlib.suppress(OSError):
             tmp.unlink()
         if exc.filename is not None and Path(exc.filename) == tmp:
@@ -85,6 +100,7 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb", encoding: str |
             raise OSError(exc.errno, exc.strerror, str(path)) from None
         raise
     except BaseException:
+        _PENDING.discard(tmp)
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise

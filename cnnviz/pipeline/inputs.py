@@ -14,8 +14,9 @@ import os
 import numpy as np
 
 from ..config import Config
+from ..errors import CnnvizError
 from ..io.images import ImageSource, image_array, prepare_image, read_image, resolve_image, target_shape
-from ..limits import MAX_PIXELS, check_pixels
+from ..limits import MAX_PIXELS
 
 __all__ = ["RawImage", "read_input", "input_shape", "prepare_input", "load_image", "resize_bytes"]
 
@@ -36,9 +37,9 @@ def input_shape(raw: RawImage, config: Config | None, *, max_pixels: int = MAX_P
     arr, src = raw
     color, resize = (config.color, config.resize) if config is not None else ("keep", None)
     shape = target_shape(arr.shape, color, resize)
-    if resize is not None:
-        what = f"{src.given if src else 'the image'}: input.resize to {shape[1]}×{shape[0]}"
-        check_pixels(shape[0], shape[1], what, max_pixels)
+    if resize is not None and shape[0] * shape[1] > max_pixels:
+        raise CnnvizError(f"{src.given if src else 'the image'}: input.resize to {shape[1]}×{shape[0]} = "
+                          f"{shape[0] * shape[1]:,} pixels is more than the limit of {max_pixels:,}")
     return shape
 
 

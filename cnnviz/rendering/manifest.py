@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from ..version import __version__
 from ..config import Config
 from ..io.images import ImageSource
 from ..io.pngio import TEXT_PREFIX
 from ..pipeline import Layer
+from ..version import __version__
 from .scale import finite_range
 
 __all__ = ["jsonable", "config_text", "png_text", "output_stats", "build_manifest", "manifest_json"]

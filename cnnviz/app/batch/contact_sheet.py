@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from ...version import __version__
 from ...io.pngio import atomic_write
+from ...version import __version__
 
 __all__ = [
     "STAMP",

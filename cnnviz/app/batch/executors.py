@@ -17,6 +17,7 @@ from concurrent.futures import Executor
 from typing import Any
 
 from ...errors import CnnvizError
+from ...io.pngio import remove_pending_temporaries
 
 __all__ = ["cpu_count", "open_executor", "stop_pool", "import_distributed"]
 
@@ -89,17 +90,23 @@ def _worker_init(blas_threads: int) -> None:
     """Set up a local worker: signals are the main process's business; BLAS threads limited.
 
     Ctrl-C is ignored (the main process stops the workers); SIGTERM and
-    SIGHUP get their default action back (a forked worker inherits the
-    command line's handlers, which would turn the main process's
-    ``terminate()`` into an exception inside the worker).
+    SIGHUP (the main process's ``terminate()``) remove the temporary file the
+    worker is writing and end it at once, so every file left behind is whole
+    (a forked worker would otherwise inherit the command line's handlers).
     """
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
         if sig is not None:
-            signal.signal(sig, signal.SIG_DFL)
+            signal.signal(sig, _stop_now)
     _limit_blas_threads(blas_threads)
+
+
+def _stop_now(signum: int, frame: Any) -> None:
+    """A worker told to stop: remove the file it is half-way through writing, and exit at once."""
+    remove_pending_temporaries()
+    os._exit(128 + signum)
 
 
 def import_distributed(scheduler: str) -> Any:

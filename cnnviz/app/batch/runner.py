@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ...version import __version__
 from ...errors import CnnvizError
+from ...version import __version__
 from .contact_sheet import THUMBS, read_stamp, write_index
 from .executors import import_distributed, open_executor
 from .expand import BatchConfig, BatchImage, expand_configs, expand_images

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ...version import __version__
 from ...config import Config
 from ...errors import CnnvizError
+from ...version import __version__
 from ..session import Session
 from .contact_sheet import STAMP, make_thumbnails, write_stamp
 from .expand import error_line
