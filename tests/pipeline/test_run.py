@@ -13,7 +13,7 @@ from cnnviz.config import load_config
 from cnnviz.errors import CnnvizError
 from cnnviz.pipeline import plan
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_numpycnn_shapes_on_chelsea():
