@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from cnnviz import __version__
 from cnnviz.cli import main
-
-ROOT = Path(__file__).resolve().parent.parent
-NUMPYCNN = str(ROOT / "configs" / "numpycnn.yaml")
-
-
-@pytest.fixture
-def runner() -> CliRunner:
-    return CliRunner()
+from tests.helpers import NUMPYCNN, ROOT
 
 
 def invoke(runner: CliRunner, *args: str):

@@ -16,9 +16,7 @@ from cnnviz.cli import main
 from cnnviz.config import load_config
 from cnnviz.errors import CnnvizError
 from cnnviz.io.images import read_image
-
-ROOT = Path(__file__).resolve().parent.parent
-NUMPYCNN = str(ROOT / "configs" / "numpycnn.yaml")
+from tests.helpers import NUMPYCNN
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:

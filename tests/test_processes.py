@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
-NUMPYCNN = str(ROOT / "configs" / "numpycnn.yaml")
+from tests.helpers import NUMPYCNN
+
 CLI = [sys.executable, "-m", "cnnviz.cli"]
 
 

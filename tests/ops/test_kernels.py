@@ -1,12 +1,8 @@
-"""Tests for cnnviz.filters: presets against textbook matrices and independent
-references (scipy.ndimage, skimage.filters.gabor_kernel), random kernels and
-matrices, kernel files, and the exact wording of every error."""
+"""The filter presets against textbook matrices and independent references (scipy.ndimage, skimage's gabor_kernel), and their errors verbatim."""
 
 from __future__ import annotations
 
 import math
-import os
-import pathlib
 
 import numpy as np
 import pytest
@@ -14,21 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import ndimage
 
-from cnnviz.errors import CnnvizError
-from cnnviz.io.arrays import load_array_file, load_kernel_file
 from cnnviz.limits import MAX_KERNEL_SIDE as MAX_SIDE
 from cnnviz.ops.kernels import PRESETS, preset_kernels
-from cnnviz.ops.random_kernels import random_kernels, random_matrix
-
-# --------------------------------------------------------------------------
-# helpers
-# --------------------------------------------------------------------------
-
-
-def error_of(func, *args, **kwargs) -> CnnvizError:  # type: ignore[no-untyped-def]
-    with pytest.raises(CnnvizError) as excinfo:
-        func(*args, **kwargs)
-    return excinfo.value
+from tests.helpers import error_of
 
 
 def correlate_same(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
@@ -56,6 +40,7 @@ def crop_centre(a: np.ndarray, h: int, w: int) -> np.ndarray:
 # --------------------------------------------------------------------------
 # fixed presets: textbook matrices
 # --------------------------------------------------------------------------
+
 
 TEXTBOOK = {
     "identity": [[0, 0, 0], [0, 1, 0], [0, 0, 0]],
@@ -294,6 +279,7 @@ def test_gabor_bank() -> None:
 # the registry
 # --------------------------------------------------------------------------
 
+
 SPEC_NAMES = [
     "identity", "box", "gaussian", "sharpen", "emboss", "sobel_x", "sobel_y", "scharr_x",
     "scharr_y", "prewitt_x", "prewitt_y", "laplacian", "laplacian_diag", "log", "dog",
@@ -421,320 +407,3 @@ def test_preset_error_str_names_the_path() -> None:
 def test_params_must_be_a_mapping() -> None:
     err = error_of(preset_kernels, "box", [1, 2])
     assert (err.message, err.path) == ("must be a mapping, not [1, 2]", ())
-
-
-# --------------------------------------------------------------------------
-# random kernels and matrices
-# --------------------------------------------------------------------------
-
-
-def test_random_kernel_shapes_and_defaults() -> None:
-    rng = np.random.default_rng(0)
-    k = random_kernels({}, 1, rng)
-    assert k.shape == (1, 3, 3, 1) and k.dtype == np.float64
-    assert random_kernels(None, 2, rng).shape == (1, 3, 3, 2)  # type: ignore[arg-type]
-    assert random_kernels({"count": 4, "size": [3, 5]}, 3, rng).shape == (4, 3, 5, 3)
-    assert random_kernels({"count": 2, "size": 7, "dist": "he"}, 1, rng).shape == (2, 7, 7, 1)
-    u = random_kernels({"count": 50, "size": 5}, 3, rng)
-    assert u.min() >= 0.0 and u.max() < 1.0  # default dist: uniform [0, 1)
-
-
-def test_random_kernels_reproducible() -> None:
-    spec = {"count": 3, "size": 5, "dist": "normal", "std": 2}
-    a = random_kernels(spec, 3, np.random.default_rng(42))
-    b = random_kernels(spec, 3, np.random.default_rng(42))
-    c = random_kernels(spec, 3, np.random.default_rng(43))
-    np.testing.assert_array_equal(a, b)
-    assert not np.array_equal(a, c)
-    m1 = random_matrix({"dist": "glorot"}, (4, 9), np.random.default_rng(7))
-    m2 = random_matrix({"dist": "glorot"}, (4, 9), np.random.default_rng(7))
-    np.testing.assert_array_equal(m1, m2)
-
-
-BIG = {"count": 64, "size": 16}  # 64*16*16*16 = 262144 samples with C = 16
-C_BIG = 16
-
-
-def test_random_uniform_bounds_and_moments() -> None:
-    k = random_kernels({**BIG, "low": -2, "high": 3}, C_BIG, np.random.default_rng(1))
-    assert k.min() >= -2 and k.max() < 3
-    assert k.min() < -1.99 and k.max() > 2.99
-    assert k.mean() == pytest.approx(0.5, abs=0.02)
-    assert k.std() == pytest.approx(5 / math.sqrt(12), rel=0.01)
-    same = random_kernels({"low": 1, "high": 1}, 1, np.random.default_rng(1))
-    np.testing.assert_array_equal(same, 1.0)
-
-
-def test_random_normal_moments() -> None:
-    k = random_kernels({**BIG, "dist": "normal", "mean": 3, "std": 0.5}, C_BIG, np.random.default_rng(2))
-    assert k.mean() == pytest.approx(3.0, abs=0.005)
-    assert k.std() == pytest.approx(0.5, rel=0.01)
-    d = random_kernels({**BIG, "dist": "normal"}, C_BIG, np.random.default_rng(2))
-    assert d.mean() == pytest.approx(0.0, abs=0.01) and d.std() == pytest.approx(1.0, rel=0.01)
-
-
-def test_random_he_std() -> None:
-    k = random_kernels({**BIG, "dist": "he"}, C_BIG, np.random.default_rng(3))
-    fan_in = 16 * 16 * C_BIG
-    assert k.mean() == pytest.approx(0.0, abs=0.001)
-    assert k.std() == pytest.approx(math.sqrt(2 / fan_in), rel=0.01)
-
-
-def test_random_glorot_bounds() -> None:
-    k = random_kernels({**BIG, "dist": "glorot"}, C_BIG, np.random.default_rng(4))
-    fan_in, fan_out = 16 * 16 * C_BIG, 16 * 16 * 64
-    bound = math.sqrt(6 / (fan_in + fan_out))
-    assert -bound <= k.min() and k.max() <= bound
-    assert k.min() < -0.99 * bound and k.max() > 0.99 * bound
-    assert k.std() == pytest.approx(bound / math.sqrt(3), rel=0.01)
-
-
-def test_random_matrix_fans() -> None:
-    units, inputs = 100, 5000
-    he = random_matrix({"dist": "he"}, (units, inputs), np.random.default_rng(5))
-    assert he.shape == (units, inputs) and he.dtype == np.float64
-    assert he.std() == pytest.approx(math.sqrt(2 / inputs), rel=0.01)
-    gl = random_matrix({"dist": "glorot"}, (units, inputs), np.random.default_rng(6))
-    bound = math.sqrt(6 / (units + inputs))
-    assert np.abs(gl).max() <= bound and np.abs(gl).max() > 0.99 * bound
-    un = random_matrix({}, (3, 4), np.random.default_rng(0))
-    assert un.shape == (3, 4) and un.min() >= 0 and un.max() < 1
-    nm = random_matrix({"dist": "normal", "mean": -1, "std": 0.1}, (units, inputs), np.random.default_rng(0))
-    assert nm.mean() == pytest.approx(-1, abs=0.001)
-
-
-@pytest.mark.parametrize(
-    "spec, message, path",
-    [
-        ({"cont": 3}, "unknown parameter 'cont' (did you mean 'count'?)", ("cont",)),
-        ({"sizes": 3}, "unknown parameter 'sizes' (did you mean 'size'?)", ("sizes",)),
-        ({"foo": 3}, "unknown parameter 'foo' (random takes: count, size, dist, low, high, mean, std)", ("foo",)),
-        ({"std": 2}, "'std' does not apply to dist 'uniform' (it takes low, high)", ("std",)),
-        ({"dist": "normal", "low": 0}, "'low' does not apply to dist 'normal' (it takes mean, std)", ("low",)),
-        ({"dist": "he", "std": 1}, "'std' does not apply to dist 'he' (it takes no parameters)", ("std",)),
-        ({"dist": "glorot", "high": 1}, "'high' does not apply to dist 'glorot' (it takes no parameters)", ("high",)),
-        ({"dist": "unifrom"}, "unknown dist 'unifrom' (did you mean 'uniform'?)", ("dist",)),
-        ({"dist": "xavier"}, "unknown dist 'xavier'", ("dist",)),
-        ({"dist": 3}, "must be one of uniform, normal, he, glorot, not 3", ("dist",)),
-        ({"count": 0}, "must be at least 1, not 0", ("count",)),
-        ({"count": 2.0}, "must be an integer, not 2.0", ("count",)),
-        ({"count": True}, "must be an integer, not true", ("count",)),
-        ({"count": "3"}, "must be an integer, not '3'", ("count",)),
-        ({"count": 4097}, "must be at most 4096, not 4097", ("count",)),
-        ({"size": 0}, "must be at least 1, not 0", ("size",)),
-        ({"size": [3, -1]}, "must be at least 1, not -1", ("size", 1)),
-        ({"size": "big"}, "must be an integer or [height, width], not 'big'", ("size",)),
-        ({"low": "a"}, "must be a number, not 'a'", ("low",)),
-        ({"low": False}, "must be a number, not false", ("low",)),
-        ({"high": float("nan")}, "must be a finite number, not nan", ("high",)),
-        ({"low": 2, "high": 1}, "must be at least low (2), not 1", ("high",)),
-        ({"high": -1}, "must be at least low (0), not -1", ("high",)),
-        ({"low": 2}, "must be at most high (1), not 2", ("low",)),
-        ({"dist": "normal", "std": -1}, "must be at least 0, not -1", ("std",)),
-        ({"dist": "normal", "mean": "x"}, "must be a number, not 'x'", ("mean",)),
-        ([1, 2], "must be a mapping, not [1, 2]", ()),
-        ("uniform", "must be a mapping, not 'uniform'", ()),
-    ],
-)
-def test_random_kernel_errors(spec: object, message: str, path: tuple[object, ...]) -> None:
-    err = error_of(random_kernels, spec, 1, np.random.default_rng(0))
-    assert (err.message, err.path) == (message, path)
-
-
-@pytest.mark.parametrize(
-    "spec, message, path",
-    [
-        ({"count": 3}, "'count' does not apply to dense weights, whose shape is (units, inputs)", ("count",)),
-        ({"size": 3}, "'size' does not apply to dense weights, whose shape is (units, inputs)", ("size",)),
-        ({"cnt": 3}, "unknown parameter 'cnt' (random takes: dist, low, high, mean, std)", ("cnt",)),
-        ({"dist": "he", "mean": 0}, "'mean' does not apply to dist 'he' (it takes no parameters)", ("mean",)),
-        ({"dist": "normal", "std": "wide"}, "must be a number, not 'wide'", ("std",)),
-    ],
-)
-def test_random_matrix_errors(spec: object, message: str, path: tuple[object, ...]) -> None:
-    err = error_of(random_matrix, spec, (2, 3), np.random.default_rng(0))
-    assert (err.message, err.path) == (message, path)
-
-
-def test_random_programming_errors_are_not_user_errors() -> None:
-    with pytest.raises(ValueError):
-        random_kernels({}, 0, np.random.default_rng(0))
-    with pytest.raises(ValueError):
-        random_matrix({}, (0, 3), np.random.default_rng(0))
-
-
-# --------------------------------------------------------------------------
-# kernel files
-# --------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "shape, expected",
-    [((3, 3), (1, 3, 3)), ((2, 5), (1, 2, 5)), ((4, 3, 3), (4, 3, 3)), ((2, 3, 5, 3), (2, 3, 5, 3))],
-)
-def test_load_npy_shapes(tmp_path: pathlib.Path, shape: tuple[int, ...], expected: tuple[int, ...]) -> None:
-    data = np.random.default_rng(0).normal(size=shape).astype(np.float32)
-    np.save(tmp_path / "k.npy", data)
-    k = load_kernel_file(tmp_path / "k.npy", None)
-    assert k.shape == expected and k.dtype == np.float64 and k.flags.c_contiguous
-    np.testing.assert_array_equal(k.reshape(data.shape), data)
-
-
-def test_load_accepts_str_path_int_and_bool(tmp_path: pathlib.Path) -> None:
-    np.save(tmp_path / "i.npy", np.arange(9, dtype=np.int16).reshape(3, 3))
-    k = load_kernel_file(str(tmp_path / "i.npy"), None)
-    assert k.dtype == np.float64
-    np.testing.assert_array_equal(k[0], np.arange(9).reshape(3, 3))
-    np.save(tmp_path / "b.npy", np.eye(3, dtype=bool))
-    np.testing.assert_array_equal(load_kernel_file(tmp_path / "b.npy", None)[0], np.eye(3))
-
-
-def test_load_npz_single_and_keys(tmp_path: pathlib.Path) -> None:
-    np.savez(tmp_path / "one.npz", only=np.ones((2, 3, 3)))
-    assert load_kernel_file(tmp_path / "one.npz", None).shape == (2, 3, 3)
-    assert load_kernel_file(tmp_path / "one.npz", "only").shape == (2, 3, 3)
-    np.savez_compressed(tmp_path / "two.npz", edges=np.eye(3), blur=np.full((1, 5, 5, 2), 0.04))
-    np.testing.assert_array_equal(load_kernel_file(tmp_path / "two.npz", "edges")[0], np.eye(3))
-    assert load_kernel_file(tmp_path / "two.npz", "blur").shape == (1, 5, 5, 2)
-    # a 3-D array is always (N, k_h, k_w), never (k_h, k_w, C)
-    np.savez(tmp_path / "three.npz", w=np.ones((5, 5, 2)))
-    assert load_kernel_file(tmp_path / "three.npz", None).shape == (5, 5, 2)
-
-
-def test_load_npz_key_errors(tmp_path: pathlib.Path) -> None:
-    np.savez(tmp_path / "two.npz", edges=np.eye(3), blur=np.ones((3, 3)))
-    err = error_of(load_kernel_file, tmp_path / "two.npz", None)
-    assert (err.message, err.path) == ("filter file holds several arrays; choose one with key: edges, blur", ("key",))
-    err = error_of(load_kernel_file, tmp_path / "two.npz", "edgs")
-    assert (err.message, err.path) == (
-        "no array 'edgs' in the filter file (did you mean 'edges'?); it holds: edges, blur", ("key",)
-    )
-    err = error_of(load_kernel_file, tmp_path / "two.npz", "zzz")
-    assert err.message == "no array 'zzz' in the filter file; it holds: edges, blur"
-    err = error_of(load_kernel_file, tmp_path / "two.npz", 3)
-    assert (err.message, err.path) == ("must be a string, not 3", ("key",))
-    np.save(tmp_path / "a.npy", np.eye(3))
-    err = error_of(load_kernel_file, tmp_path / "a.npy", "edges")
-    assert (err.message, err.path) == ("'key' applies only to .npz files", ("key",))
-
-
-def test_missing_file_names_full_resolved_path(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    err = error_of(load_kernel_file, pathlib.Path("sub/../missing.npy"), None)
-    full = tmp_path.resolve() / "missing.npy"
-    assert (err.message, err.path) == (f"filter file not found: {full}", ("file",))
-    assert os.path.isabs(err.message.split(": ", 1)[1])
-
-
-def file_error(path: pathlib.Path, key: str | None = None) -> tuple[str, tuple[object, ...]]:
-    err = error_of(load_kernel_file, path, key)
-    return err.message, err.path
-
-
-def test_file_errors(tmp_path: pathlib.Path) -> None:
-    root = tmp_path.resolve()
-    (root / "dir.npy").mkdir()
-    assert file_error(root / "dir.npy") == (f"filter file is a directory: {root / 'dir.npy'}", ("file",))
-    (root / "k.txt").write_text("1 2 3")
-    assert file_error(root / "k.txt") == (f"filter file must end in .npy or .npz: {root / 'k.txt'}", ("file",))
-    (root / "junk.npy").write_text("not an array at all")
-    assert file_error(root / "junk.npy") == (
-        f"cannot read filter file {root / 'junk.npy'}: not a valid .npy or .npz file", ("file",)
-    )
-    (root / "junk.npz").write_bytes(b"PK\x03\x04 broken zip")
-    assert file_error(root / "junk.npz") == (
-        f"cannot read filter file {root / 'junk.npz'}: not a valid .npy or .npz file", ("file",)
-    )
-    np.save(root / "full.npy", np.ones((50, 50)))
-    (root / "cut.npy").write_bytes((root / "full.npy").read_bytes()[:300])
-    assert file_error(root / "cut.npy") == (
-        f"cannot read filter file {root / 'cut.npy'}: not a valid .npy or .npz file", ("file",)
-    )
-    np.savez(root / "empty.npz")
-    assert file_error(root / "empty.npz") == (f"filter file holds no arrays: {root / 'empty.npz'}", ("file",))
-
-
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root can read anything")
-def test_unreadable_file(tmp_path: pathlib.Path) -> None:
-    p = tmp_path.resolve() / "locked.npy"
-    np.save(p, np.eye(3))
-    p.chmod(0)
-    try:
-        assert file_error(p) == (f"cannot read filter file {p}: permission denied", ("file",))
-    finally:
-        p.chmod(0o600)
-
-
-def test_os_errors_while_reading(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    p = tmp_path.resolve() / "k.npy"
-    np.save(p, np.eye(3))
-
-    def denied(*args: object, **kwargs: object) -> None:
-        raise PermissionError(13, "Permission denied")
-
-    def io_error(*args: object, **kwargs: object) -> None:
-        raise OSError(5, "Input/output error")
-
-    monkeypatch.setattr(np, "load", denied)
-    assert file_error(p) == (f"cannot read filter file {p}: permission denied", ("file",))
-    monkeypatch.setattr(np, "load", io_error)
-    assert file_error(p) == (f"cannot read filter file {p}: Input/output error", ("file",))
-
-
-@pytest.mark.parametrize(
-    "array, message",
-    [
-        (np.array(["a", "b", "c"] * 3).reshape(3, 3), "kernel must hold real numbers, not dtype <U1"),
-        (np.ones((3, 3), dtype=complex), "kernel must hold real numbers, not dtype complex128"),
-        (np.arange(5.0), "kernel array has shape (5,); expected (k_h, k_w), (N, k_h, k_w) or (N, k_h, k_w, C)"),
-        (np.array(2.0), "kernel array has shape (); expected (k_h, k_w), (N, k_h, k_w) or (N, k_h, k_w, C)"),
-        (np.ones((1, 2, 3, 3, 1)), "kernel array has shape (1, 2, 3, 3, 1); expected (k_h, k_w), (N, k_h, k_w) or (N, k_h, k_w, C)"),
-        (np.ones((0, 3, 3)), "kernel array has shape (0, 3, 3), which is empty"),
-        (np.array([[1.0, np.nan], [0, 0]]), "kernel contains NaN or inf"),
-        (np.array([[1.0, -np.inf], [0, 0]], dtype=np.float32), "kernel contains NaN or inf"),
-    ],
-)
-def test_bad_arrays(tmp_path: pathlib.Path, array: np.ndarray, message: str) -> None:
-    np.save(tmp_path / "k.npy", array)
-    assert file_error(tmp_path / "k.npy") == (message, ("file",))
-    np.savez(tmp_path / "k.npz", w=array)
-    assert file_error(tmp_path / "k.npz", "w") == (message, ("file",))
-
-
-def test_object_arrays_are_never_unpickled(tmp_path: pathlib.Path) -> None:
-    obj = np.empty((2, 2), dtype=object)
-    obj[:] = [[1, 2], [3, {"x": 1}]]
-    np.save(tmp_path / "o.npy", obj, allow_pickle=True)
-    assert file_error(tmp_path / "o.npy") == ("kernel must hold real numbers, not dtype object", ("file",))
-    np.savez(tmp_path / "o.npz", w=obj)
-    assert file_error(tmp_path / "o.npz") == ("kernel must hold real numbers, not dtype object", ("file",))
-
-
-def test_load_array_file_any_shape_weights_wording(tmp_path: pathlib.Path) -> None:
-    root = tmp_path.resolve()
-    np.save(root / "w.npy", np.arange(12, dtype=np.int32).reshape(3, 4))
-    w = load_array_file(root / "w.npy")
-    assert w.shape == (3, 4) and w.dtype == np.float64
-    np.savez(root / "w.npz", weights=np.ones((2, 5)), bias=np.zeros(2))
-    assert load_array_file(root / "w.npz", "bias").shape == (2,)
-    np.save(root / "v.npy", np.ones(7))
-    assert load_array_file(root / "v.npy").shape == (7,)  # the caller checks the shape it needs
-
-    def err(path: pathlib.Path, key: str | None = None) -> tuple[str, tuple[object, ...]]:
-        e = error_of(load_array_file, path, key)
-        return e.message, e.path
-
-    assert err(root / "nope.npy") == (f"weights file not found: {root / 'nope.npy'}", ("file",))
-    assert err(root / "w.npz") == (
-        "weights file holds several arrays; choose one with key: weights, bias", ("key",)
-    )
-    assert err(root / "w.npz", "weight") == (
-        "no array 'weight' in the weights file (did you mean 'weights'?); it holds: weights, bias",
-        ("key",),
-    )
-    np.save(root / "e.npy", np.ones((0, 3)))
-    assert err(root / "e.npy") == ("array has shape (0, 3), which is empty", ("file",))
-    np.save(root / "n.npy", np.array([1.0, np.nan]))
-    assert err(root / "n.npy") == ("array contains NaN or inf", ("file",))
-    np.save(root / "s.npy", np.array(["x"]))
-    assert err(root / "s.npy") == ("array must hold real numbers, not dtype <U1", ("file",))

@@ -1,12 +1,8 @@
-"""``cnnviz batch``: outputs, skips, --force, shared scale, failures, index.html, dask.
+"""cnnviz batch: outputs, skips, --force, shared scale, failures, progress, dask."""
 
-The batches are small (two small stacks, images resized to 64 px) and run
-with ``-j 2`` through the command line (click's CliRunner).  The contact
-sheet is parsed and also opened in a real headless Chromium (Playwright);
-the dask path runs on a LocalCluster on 127.0.0.1.  Without Chromium,
-Playwright or dask those tests are skipped, unless ``CNNVIZ_REQUIRE_BROWSER=1``
-(Chromium/Playwright) or ``CNNVIZ_REQUIRE_EXTRAS=1`` (dask) make them fail.
-"""
+# The batches are small (two small stacks, images resized to 64 px) and run with ``-j 2`` through the
+# command line (click's CliRunner); the dask path runs on a LocalCluster on 127.0.0.1 (skipped without
+# dask, unless ``CNNVIZ_REQUIRE_EXTRAS=1``).
 
 from __future__ import annotations
 
@@ -15,84 +11,19 @@ import json
 import os
 import sys
 import time
-from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from cnnviz.app.batch.expand import expand_configs, expand_images
+from cnnviz.app.batch.contact_sheet import STAMP
 from cnnviz.app.batch.runner import BatchRequest, run_batch
-from cnnviz.cli import Progress
-from cnnviz.cli import main
-from cnnviz.app.batch.contact_sheet import GRID_MAX_IMAGES, STAMP, Cell, Picture, index_html
-
-ALPHA = """\
-name: alpha
-input: {color: gray, resize: 64}
-stages:
-  - type: conv
-    filters: [{preset: sobel_x}, {preset: sobel_y}]
-  - relu
-  - {type: pool, size: 2}
-render: {cmap: gray}
-"""
-
-# no name: the folder is the file stem; a filter file (edited by a test); a vector stage
-BETA = """\
-input: {color: gray, resize: 64}
-seed: 1
-stages:
-  - type: conv
-    filters: [{file: k.npy}, {random: {count: 2, size: 3}}]
-  - tanh
-  - {type: global_pool, mode: max}
-render: {cmap: RdBu_r, filters: false}
-"""
+from cnnviz.cli import Progress, main
+from tests.helpers import ALPHA, _png, _require
 
 OLD = 1_000_000_000  # a mtime (2001) that no render writes
-
-
-def _png(path: Path, h: int, w: int, seed: int = 0) -> Path:
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:h, 0:w]
-    a = (np.sin(xx / 5.0 + seed) * np.cos(yy / 7.0) * 100 + 128 + rng.normal(0, 10, (h, w)))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.clip(a, 0, 255).astype(np.uint8)).save(path)
-    return path
-
-
-@pytest.fixture(scope="module", autouse=True)
-def warm(tmp_path_factory):
-    """Render once in this process, so that forked workers start with matplotlib and the fonts loaded.
-
-    Only a speed-up for these tests (about a second per batch); the batches
-    are the same without it.
-    """
-    from cnnviz.app.batch.tasks import Task, run_task
-
-    root = tmp_path_factory.mktemp("warm")
-    (root / "c.yaml").write_text(ALPHA)
-    from cnnviz.config import load_config
-
-    task = Task("render", load_config(root / "c.yaml"), str(root / "c.yaml"), "c.yaml", "c", "camera", "camera",
-                "camera", str(root / "o"))
-    assert run_task(task)["ok"]
-
-
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    """Two configs and image files in a fresh current folder."""
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "alpha.yaml").write_text(ALPHA)
-    (tmp_path / "beta.yaml").write_text(BETA)
-    np.save(tmp_path / "k.npy", np.array([[1.0, 0, -1], [2, 0, -2], [1, 0, -1]]))
-    _png(tmp_path / "pics" / "a.png", 48, 60, seed=1)
-    _png(tmp_path / "more" / "b.png", 60, 40, seed=2)
-    return tmp_path
 
 
 def batch(*args: str):
@@ -267,23 +198,6 @@ def test_invalid_config_and_empty_pattern_are_reported_and_the_rest_runs(project
     assert r.stderr.splitlines()[1].startswith("Error: broken: broken.yaml:2:11: stages[0].type: ")
 
 
-def test_expanding_arguments(project):
-    _png(project / "other" / "a.png", 20, 20)
-    (project / "pics" / "notes.txt").write_text("not an image")
-    images, errors = expand_images(["pics", "other/*.png", "camera", "pics/a.png", "other"])
-    assert errors == []
-    assert [im.label for im in images] == ["a", "a-2", "camera"]  # repeats dropped, labels made unique
-    assert [im.display for im in images] == [os.path.join("pics", "a.png"), "other/a.png", "camera"]
-    assert images[0].source == str(project / "pics" / "a.png")
-    assert len({im.digest for im in images}) == 3
-    (project / "configs").mkdir()
-    (project / "configs" / "alpha.yaml").write_text(ALPHA)  # the same name: alpha
-    configs, errors = expand_configs(["alpha.yaml", "configs", "*.yml", "beta.yaml", "missing.yaml"])
-    assert errors == ["*.yml: no config file matches", "config file not found: missing.yaml"]
-    assert [c.name for c in configs] == ["alpha", "alpha-2", "beta"]
-    assert configs[0].digest == configs[1].digest and configs[0].error is None
-
-
 def test_progress_bar_only_on_a_terminal(project):
     class Tty(io.StringIO):
         def isatty(self) -> bool:
@@ -335,120 +249,6 @@ def test_missing_dask_is_one_clear_line(project, monkeypatch):
     assert r.exit_code == 1
     assert r.stderr.strip() == ("Error: --scheduler needs dask.distributed, which is not installed; "
                                 "install it with: pip install 'cnnviz[dask]'")
-
-
-# ---------------------------------------------------------------------------
-# index.html
-
-
-class _Links(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.refs: list[tuple[str, str]] = []
-        self.tags: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append(tag)
-        a = dict(attrs)
-        for key in ("src", "href"):
-            if a.get(key) is not None:
-                self.refs.append((tag, a[key]))
-
-
-@pytest.fixture(scope="module")
-def sheet(tmp_path_factory):
-    """A batch folder with rendered cells and a failed one; returns OUT."""
-    root = tmp_path_factory.mktemp("sheet")
-    cwd = os.getcwd()
-    os.chdir(root)
-    try:
-        (root / "alpha.yaml").write_text(ALPHA)
-        (root / "beta.yaml").write_text(BETA)
-        np.save(root / "k.npy", np.eye(3))
-        _png(root / "my pics" / "a #1.png", 50, 70)  # a space and a '#' in the links
-        (root / "my pics" / "x.png").write_text("nope")
-        report = run_batch(BatchRequest(["alpha.yaml", "beta.yaml"], ["camera", "my pics"], "out", jobs=2))
-    finally:
-        os.chdir(cwd)
-    assert report.rendered == 4 and report.count("failed") == 2
-    return root / "out"
-
-
-def test_index_html_links_resolve(sheet):
-    page = (sheet / "index.html").read_text(encoding="utf-8")
-    parser = _Links()
-    parser.feed(page)
-    assert "script" not in parser.tags  # no JavaScript needed
-    imgs = [v for t, v in parser.refs if t == "img"]
-    assert len(imgs) == 2 * (1 + 3) + 2 * (1 + 3)  # input + 3 stages in each of 4 rendered cells
-    assert any("thumbs/" in v for v in imgs)
-    for _tag, ref in parser.refs:
-        if ref.startswith("#"):
-            continue
-        url = urlparse(ref)
-        assert url.scheme == "" and url.netloc == "" and not ref.startswith("/"), ref  # relative, no network
-        assert (sheet / unquote(url.path)).is_file(), ref
-    assert "not an image file cnnviz can read" in page
-    assert "01 conv1" in page and "conv · 62×62×2" in page  # stage names and shapes from the manifests
-    # a later run with other configs still covers everything batch wrote in OUT
-    cwd = os.getcwd()
-    os.chdir(sheet.parent)
-    try:
-        report = run_batch(BatchRequest(["beta.yaml"], ["camera"], "out", jobs=1))
-    finally:
-        os.chdir(cwd)
-    assert report.skipped == 1
-    again = (sheet / "index.html").read_text(encoding="utf-8")
-    assert again.count("<img ") == page.count("<img ")
-
-
-def test_many_images_get_a_row_per_image():
-    pic = Picture("c/i/01_x.png", "c/i/thumbs/01_x.png", (10, 10), "01 x", "conv · 8×8×1")
-    labels = [f"im{k}" for k in range(GRID_MAX_IMAGES + 1)]
-    cells = {("c", i): Cell("c", i, [pic]) for i in labels}
-    cells[("c", "im3")] = Cell("c", "im3", error="boom <b>")
-    page = index_html(cells, ["c"], labels)
-    assert 'class="sheet rows"' in page and page.count("<tr>") == len(labels) + 1
-    assert "boom &lt;b&gt;" in page
-    few = index_html({k: v for k, v in cells.items() if k[1] in labels[:2]}, ["c"], labels[:2])
-    assert 'class="sheet grid"' in few
-
-
-def _require(env: str) -> bool:
-    return os.environ.get(env) == "1"
-
-
-def test_index_html_in_headless_chromium(sheet):
-    chromium = "/usr/bin/chromium"
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        if _require("CNNVIZ_REQUIRE_BROWSER"):
-            raise
-        pytest.skip("playwright is not installed")
-    if not os.path.exists(chromium):
-        if _require("CNNVIZ_REQUIRE_BROWSER"):
-            pytest.fail(f"{chromium} is missing")
-        pytest.skip(f"{chromium} is missing")
-    requests: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        try:
-            page = browser.new_page()
-            page.on("request", lambda req: requests.append(req.url))
-            page.goto((sheet / "index.html").as_uri())
-            page.wait_for_load_state("load")
-            images = page.evaluate(
-                "Array.from(document.images).map(i => [i.getAttribute('src'), i.complete, i.naturalWidth])")
-            errors = page.locator("td.failed .error").all_inner_texts()
-        finally:
-            browser.close()
-    assert len(images) == 16
-    assert all(done and width > 0 for _, done, width in images), images
-    assert all(u.startswith("file://") for u in requests), requests
-    assert len(errors) == 2 and all("not an image file cnnviz can read" in e for e in errors)
 
 
 # ---------------------------------------------------------------------------

@@ -1,18 +1,12 @@
-"""``cnnviz watch`` and ``watch --serve``, driven by real file edits.
+"""cnnviz watch, driven by real file edits: re-renders, errors, watched files, start and stop."""
 
-Every re-render here is caused by writing a file on disk (an atomic save:
-a temporary file renamed over the original, or an in-place write) and
-observed the way a user would see it: the line on stdout, the manifest and
-PNGs in the output folder, the served page in a real headless Chromium.
-Both backends run: the polling fallback and watchfiles (skipped when it is
-not installed, unless CNNVIZ_REQUIRE_EXTRAS=1).  The browser tests need
-Playwright and /usr/bin/chromium (skipped without them, unless
-CNNVIZ_REQUIRE_BROWSER=1).
-"""
+# Every re-render here is caused by writing a file on disk (an atomic save: a temporary file renamed
+# over the original, or an in-place write) and observed the way a user would see it: the line on
+# stdout, the manifest and PNGs in the output folder.  Both backends run: the polling fallback and
+# watchfiles (skipped when it is not installed, unless CNNVIZ_REQUIRE_EXTRAS=1).
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import re
@@ -28,87 +22,16 @@ import pytest
 from click.testing import CliRunner
 
 import cnnviz
-from cnnviz.cli import main
-from cnnviz.config import load_config
 from cnnviz.app.watch import (
-    IncrementalRenderer,
     Watcher,
     WatchRequest,
     have_watchfiles,
     referenced_files,
     watch_command,
 )
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-
-KERNELS = np.array([[[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]],
-                    [[1, 2, 1], [0, 0, 0], [-1, -2, -1]]], dtype=np.float64)
-
-
-def config_text(*, last: str = "relu", count: int = 2, cmap: str = "gray", name: str = "edges",
-                kernels: str = "kernels.npy", seed: int = 0, resize: int = 64) -> str:
-    return f"""\
-input: {{color: gray, resize: {resize}}}
-seed: {seed}
-stages:
-  - type: conv
-    name: {name}
-    padding: same
-    filters:
-      - {{file: {kernels}}}
-      - [[0, 1, 0], [1, -4, 1], [0, 1, 0]]
-  - relu
-  - {{type: pool, size: 2}}
-  - type: conv
-    filters: [{{random: {{count: {count}, size: 3}}}}]
-  - {last}
-render:
-  cmap: {cmap}
-"""
-
-
-BAD = """\
-input: {color: gray, resize: 64}
-seed: 0
-stages:
-  - type: conv
-    name: edges
-    padding: same
-    filters:
-      - {file: kernels.npy}
-  - reluu
-  - {type: pool, size: 0}
-"""
-
-
-class Lines:
-    """A text stream that keeps the lines written to it (thread-safe)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._buf = ""
-
-    def write(self, s: str) -> int:
-        with self._lock:
-            self._buf += s
-        return len(s)
-
-    def flush(self) -> None:
-        pass
-
-    @property
-    def lines(self) -> list[str]:
-        with self._lock:
-            return self._buf.splitlines()
-
-
-def save_atomic(path: Path, text: str) -> None:
-    """How most editors save: a temporary file in the same folder renamed over the original."""
-    tmp = path.with_name(f".{path.name}.swp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+from cnnviz.cli import main
+from cnnviz.config import load_config
+from tests.helpers import BAD, KERNELS, Lines, config_text, save_atomic, start
 
 
 def save_in_place(path: Path, text: str) -> None:
@@ -132,15 +55,6 @@ LINE = re.compile(r"^rendered (\d+) stages? \((all computed|nothing recomputed|r
                   r"in \d+\.\d\d s -> (.+)$")
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> tuple[Path, Path]:
-    """A config naming a .npy filter file, and its output folder."""
-    np.save(tmp_path / "kernels.npy", KERNELS)
-    cfg = tmp_path / "stack.yaml"
-    cfg.write_text(config_text(), encoding="utf-8")
-    return cfg, tmp_path / "out"
-
-
 @pytest.fixture(params=["polling", "watchfiles"])
 def backend(request: pytest.FixtureRequest) -> str:
     if request.param == "watchfiles" and not have_watchfiles():
@@ -148,14 +62,6 @@ def backend(request: pytest.FixtureRequest) -> str:
             pytest.fail("watchfiles is not installed and CNNVIZ_REQUIRE_EXTRAS=1")
         pytest.skip("watchfiles is not installed (pip install cnnviz[watch])")
     return request.param
-
-
-def start(cfg: Path, out: Path, backend: str = "polling", **kw) -> tuple[Watcher, Lines, Lines]:
-    o, e = Lines(), Lines()
-    w = Watcher(WatchRequest(str(cfg), "camera", str(out), **kw), o, e, backend=backend)
-    w.start()
-    assert w.backend_name == backend
-    return w, o, e
 
 
 def wait_reports(w: Watcher, n: int, timeout: float = 10.0) -> None:
@@ -411,42 +317,8 @@ def test_ctrl_c_exits_cleanly(project, sig):
     assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
 
 
-def test_watchfiles_missing_falls_back_to_polling(project, monkeypatch):
-    cfg, out = project
-    monkeypatch.setitem(sys.modules, "watchfiles", None)  # import fails
-    w = Watcher(WatchRequest(str(cfg), "camera", str(out)), Lines(), Lines())
-    assert w.backend_name == "polling"
-    assert Watcher(WatchRequest(str(cfg), "camera", str(out), poll=True), Lines(), Lines()).backend_name == "polling"
-
-
 # ---------------------------------------------------------------------------
-# The incremental renderer on its own.
-
-
-def test_incremental_renderer_recomputes_from_the_first_change(project):
-    cfg, out = project
-    r = IncrementalRenderer(str(cfg), "camera", out)
-    assert r.update().computed == [1, 2, 3, 4, 5]
-
-    def edit(**kw) -> list[int]:
-        cfg.write_text(config_text(**kw), encoding="utf-8")
-        rep = r.update()
-        fresh = cnnviz.run(load_config(cfg), "camera")
-        for a, b in zip(r.layers, fresh, strict=True):
-            assert np.array_equal(a.output, b.output), (kw, a.name)
-        return rep.computed
-
-    assert edit() == []                                  # nothing changed
-    assert edit(cmap="viridis") == []                    # render only
-    assert edit(name="renamed") == []                    # a name: same outputs
-    assert edit(count=3) == [4, 5]                       # the random conv
-    assert edit(count=3, seed=1) == [4, 5]               # the seed only draws the random kernels
-    assert edit(count=3, seed=1, last="abs") == [5]      # the last stage
-    assert edit(count=3, seed=1, resize=48) == [1, 2, 3, 4, 5]  # the input
-    np.save(cfg.parent / "k2.npy", KERNELS)              # same kernels, another file: reused
-    assert edit(count=3, seed=1, resize=48, kernels="k2.npy") == []
-    cfg.write_text(config_text(count=3, seed=1, resize=48, kernels="k2.npy") + "dtype: float64\n")
-    assert r.update().computed == [1, 2, 3, 4, 5]        # the dtype
+# What is watched.
 
 
 def test_referenced_files(tmp_path):
@@ -490,139 +362,4 @@ def test_image_file_is_watched(project):
         assert manifest(out)["stages"][0]["max"] > 0
         assert e.lines == []
     finally:
-        w.stop()
-
-
-# ---------------------------------------------------------------------------
-# --serve: the HTTP side.
-
-
-def get(port: int, path: str, host: str | None = None) -> tuple[int, bytes]:
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    try:
-        c.putrequest("GET", path, skip_host=host is not None)
-        if host is not None:
-            c.putheader("Host", host)
-        c.endheaders()
-        r = c.getresponse()
-        return r.status, r.read()
-    finally:
-        c.close()
-
-
-def test_serve_state_files_and_no_path_traversal(project, tmp_path):
-    cfg, out = project
-    secret = tmp_path / "secret.txt"
-    secret.write_text("secret")
-    w, o, _e = start(cfg, out, serve=True)
-    try:
-        port = int(re.fullmatch(r"serving http://127\.0\.0\.1:(\d+)/", o.lines[0]).group(1))
-        assert w.url == f"http://127.0.0.1:{port}/"
-        status, body = get(port, "/state")
-        state = json.loads(body)
-        assert status == 200 and state["generation"] == 1 and state["error"] == []
-        files = [img["file"] for s in state["sections"] for img in s["images"]]
-        assert files[0] == "00_input.png" and files[-1] == "overview.png" and "01_edges.png" in files and "filters_01_edges.png" in files
-        assert [s["title"] for s in state["sections"]][1] == "01 edges · conv · 64×64×3"
-        status, body = get(port, "/files/01_edges.png?g=1")
-        assert status == 200 and body == (out / "01_edges.png").read_bytes()
-        assert get(port, "/")[0] == 200
-        for bad in ("/files/../secret.txt", "/files/..%2fsecret.txt", "/files/%2e%2e%2fsecret.txt",
-                    "/files/%2Fetc%2Fpasswd", "/files/..", "/files/.%2e/.%2e/etc/passwd"):
-            status, body = get(port, bad)
-            assert status == 403 and b"secret" not in body, bad
-        for missing in ("/../secret.txt", "/files/secret.txt", "/files/nothing.png", "/etc/passwd"):
-            status, body = get(port, missing)
-            assert status == 404 and b"secret" not in body, missing
-        # a listed name that is a symlink out of the folder
-        (out / "02_relu1.png").unlink()
-        (out / "02_relu1.png").symlink_to(secret)
-        status, body = get(port, "/files/02_relu1.png")
-        assert status == 403 and b"secret" not in body
-        assert get(port, "/state", host="evil.example:80")[0] == 403
-        assert get(port, "/state", host=f"localhost:{port}")[0] == 200
-    finally:
-        w.stop()
-
-
-# ---------------------------------------------------------------------------
-# --serve: the page in a real headless Chromium.
-
-
-@pytest.fixture(scope="module")
-def browser():
-    required = os.environ.get("CNNVIZ_REQUIRE_BROWSER") == "1"
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        if required:
-            pytest.fail("playwright is not installed and CNNVIZ_REQUIRE_BROWSER=1")
-        pytest.skip("playwright is not installed")
-    if not os.path.exists(CHROMIUM):
-        if required:
-            pytest.fail(f"{CHROMIUM} is missing and CNNVIZ_REQUIRE_BROWSER=1")
-        pytest.skip(f"{CHROMIUM} is missing")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-ALL_LOADED = """() => {
-  const imgs = [...document.querySelectorAll('#figures img')];
-  return imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0);
-}"""
-
-
-def test_served_page_in_chromium(project, browser):
-    cfg, out = project
-    w, _o, _e = start(cfg, out, serve=True)
-    page = browser.new_page()
-    requests: list[str] = []
-    page.on("request", lambda r: requests.append(r.url))
-    try:
-        page.goto(w.url)
-        page.wait_for_function(ALL_LOADED, timeout=5000)
-        imgs = page.eval_on_selector_all("#figures img", "els => els.map(e => [e.dataset.file, e.naturalWidth])")
-        assert [f for f, _ in imgs] == [img["file"] for s in w.state.snapshot()["sections"] for img in s["images"]]
-        assert all(width > 0 for _, width in imgs)
-        assert page.inner_text("#stage-1 h2") == "01 edges · conv · 64×64×3"
-        assert page.is_hidden("#error")
-
-        # an edit: the page shows it within ~2 s
-        t0 = time.monotonic()
-        save_atomic(cfg, config_text(name="sobel", count=3))
-        page.wait_for_function("() => document.querySelector('#stage-1 h2').textContent.includes('sobel')",
-                               timeout=3000)
-        assert time.monotonic() - t0 < 2.5
-        page.wait_for_function(ALL_LOADED, timeout=3000)
-        assert page.inner_text("#stage-4 h2") == "04 conv2 · conv · 30×30×3"
-        gen = page.eval_on_selector("body", "b => b.dataset.generation")
-        assert gen == "2"
-        assert all(f"?g={gen}" in s for s in page.eval_on_selector_all("#figures img", "els => els.map(e => e.src)"))
-
-        # an invalid edit: the error lines appear, the figures stay
-        save_atomic(cfg, BAD)
-        page.wait_for_selector("#error", state="visible", timeout=3000)
-        text = page.inner_text("#error")
-        assert text.splitlines() == [
-            f"Error: {cfg}:9:5: stages[1]: unknown stage type 'reluu' (did you mean 'relu'?)",
-            f"Error: {cfg}:10:24: stages[2].size: must be at least 1, not 0",
-        ]
-        assert page.inner_text("#stage-1 h2").startswith("01 sobel")
-        page.wait_for_function(ALL_LOADED, timeout=3000)
-
-        # the fix: the error goes, the new figures come
-        save_atomic(cfg, config_text(name="fixed"))
-        page.wait_for_selector("#error", state="hidden", timeout=3000)
-        page.wait_for_function("() => document.querySelector('#stage-1 h2').textContent.includes('fixed')",
-                               timeout=3000)
-        page.wait_for_function(ALL_LOADED, timeout=3000)
-        assert page.eval_on_selector("body", "b => b.dataset.generation") == "3"
-        # nothing but the page's own server was asked for anything
-        assert requests and all(u.startswith(w.url) for u in requests)
-    finally:
-        page.close()
         w.stop()

@@ -1,0 +1,33 @@
+"""PNG I/O: reading cnnviz metadata, atomic writes."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+
+from cnnviz.errors import CnnvizError
+from cnnviz.io.pngio import atomic_write, read_png_metadata
+
+
+def test_read_png_metadata_refuses_foreign_files(tmp_path):
+    Image.new("RGB", (4, 4)).save(tmp_path / "plain.png")
+    with pytest.raises(CnnvizError, match="no cnnviz metadata"):
+        read_png_metadata(tmp_path / "plain.png")
+    (tmp_path / "x.txt").write_text("hello")
+    with pytest.raises(CnnvizError):
+        read_png_metadata(tmp_path / "x.txt")
+    with pytest.raises(CnnvizError, match="not found"):
+        read_png_metadata(tmp_path / "missing.png")
+
+
+def test_atomic_write_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "x.png"
+    with pytest.raises(RuntimeError), atomic_write(target) as f:
+        f.write(b"half")
+        raise RuntimeError("interrupted")
+    assert list(tmp_path.iterdir()) == []
+    target.write_bytes(b"old")
+    with pytest.raises(RuntimeError), atomic_write(target) as f:
+        f.write(b"new")
+        raise RuntimeError("interrupted")
+    assert target.read_bytes() == b"old" and len(list(tmp_path.iterdir())) == 1

@@ -1,0 +1,64 @@
+"""What render() records: manifest.json and the PNG metadata."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+import cnnviz
+from cnnviz.io.pngio import read_png_metadata
+
+
+def test_png_metadata_round_trip(rendered):
+    out, config, x, layers, files = rendered
+    from cnnviz.rendering.manifest import jsonable as _jsonable
+
+    for f in files:
+        if f.suffix != ".png":
+            continue
+        md = read_png_metadata(f)
+        assert md["version"] == cnnviz.__version__
+        assert md["image"] == "noise"
+        assert yaml.safe_load(md["config"]) == _jsonable(config.resolved())
+    assert read_png_metadata(out / "01_edges.png")["stage"] == "01_edges"
+    assert read_png_metadata(out / "01_edges.png")["title"].startswith("01 edges (conv)")
+
+
+def test_manifest_contents(rendered):
+    out, config, x, layers, files = rendered
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["cnnviz_version"] == cnnviz.__version__
+    assert m["config"] == {"path": "cfg.yaml", "sha256": config.sha256, "name": None, "description": None}
+    assert m["image"]["name"] == "noise" and m["image"]["shape"] == list(x.shape)
+    resolved = config.resolved()
+    assert len(m["stages"]) == len(layers)
+    for st, layer in zip(m["stages"], layers, strict=True):
+        y = layer.output
+        assert st["index"] == layer.index and st["name"] == layer.name and st["type"] == layer.type
+        assert st["output_shape"] == list(y.shape)
+        assert st["min"] == pytest.approx(float(y.min()))
+        assert st["max"] == pytest.approx(float(y.max()))
+        assert st["mean"] == pytest.approx(float(y.astype(np.float64).mean()))
+        assert st["milliseconds"] == pytest.approx(layer.seconds * 1000, abs=1e-3)
+        entry = {k: v for k, v in resolved["stages"][layer.index - 1].items() if k not in ("type", "name")}
+        assert st["params"] == json.loads(json.dumps(entry))
+        assert st["files"] and all((out / f).is_file() for f in st["files"])
+    assert m["stages"][0]["files"] == ["01_edges.png", "filters_01_edges.png"]
+    assert m["stages"][4]["params"]["labels"] == ["cat", "dog", "owl"]
+    listed = set(m["files"])
+    on_disk = {p.name for p in out.iterdir()} - {"manifest.json"}
+    assert listed == on_disk
+
+
+def test_description_reaches_manifest(tmp_path):
+    import json
+
+    import cnnviz
+
+    cfg = cnnviz.load_config({"description": "two edge filters", "input": {"resize": 32},
+                              "stages": [{"type": "conv", "filters": [{"preset": "sobel_x"}]}]})
+    cnnviz.render(cfg, cnnviz.run(cfg, "camera"), tmp_path, image_name="camera")
+    assert json.loads((tmp_path / "manifest.json").read_text())["config"]["description"] == "two edge filters"
