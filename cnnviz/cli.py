@@ -37,6 +37,25 @@ def _raise_interrupted(signum: int, frame: Any) -> None:
     raise Interrupted(signum)
 
 
+def _redeliver(previous: Any) -> Any:
+    """An ``unraisablehook`` that re-sends a signal whose exception a weakref callback or ``__del__`` swallowed.
+
+    Python cannot raise out of such callbacks: a Ctrl-C that lands in one is
+    printed as "ignored" and the run goes on.  Sending the signal again a
+    moment later, from another thread, raises it where it can stop the run.
+    """
+    import threading
+
+    def hook(args: Any) -> None:
+        if args.exc_type is not None and issubclass(args.exc_type, (KeyboardInterrupt, Interrupted)):
+            signum = getattr(args.exc_value, "signum", signal.SIGINT)
+            threading.Timer(0.01, signal.raise_signal, (signum,)).start()
+            return
+        previous(args)
+
+    return hook
+
+
 class _Group(click.Group):
     """Turns a user's mistake into one line per error (exit 1), and a signal into 128 + its number."""
 
@@ -51,6 +70,8 @@ class _Group(click.Group):
                     previous[sig] = signal.signal(sig, _raise_interrupted)
                 except ValueError:  # not the main thread (an embedding program): leave signals alone
                     break
+        unraisable = sys.unraisablehook
+        sys.unraisablehook = _redeliver(unraisable)
         try:
             with warnings.catch_warnings():
                 if not debug:
@@ -72,6 +93,7 @@ class _Group(click.Group):
             click.echo("Terminated." if sig.signum == signal.SIGTERM else "Hung up.", err=True)
             ctx.exit(128 + sig.signum)
         finally:
+            sys.unraisablehook = unraisable
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 

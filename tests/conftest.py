@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, settings
 
 from cnnviz.rendering.writer import render
 from tests.helpers import small_run
+
+# One set of hypothesis settings for every property test, whatever the order files are collected in:
+# 300 examples a property in CI, 5,000 with HYPOTHESIS_PROFILE=long.
+settings.register_profile("ci", max_examples=300, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("long", max_examples=5000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture

@@ -243,3 +243,24 @@ def start(cfg: Path, out: Path, backend: str = "polling", **kw) -> tuple[Watcher
     w.start()
     assert w.backend_name == backend
     return w, o, e
+
+
+# ---------------------------------------------------------------------------
+# the command line in this process (tests of error lines and exit codes)
+
+
+def cli(*args: str, cwd: Path | None = None) -> Any:
+    """``cnnviz ARGS`` through click's CliRunner (stderr kept apart), in ``cwd`` when given."""
+    from click.testing import CliRunner
+
+    from cnnviz.cli import main
+
+    runner = CliRunner()
+    if cwd is None:
+        return runner.invoke(main, list(args))
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        return runner.invoke(main, list(args))
+    finally:
+        os.chdir(old)

@@ -11,22 +11,17 @@ run: ``HYPOTHESIS_PROFILE=long python -m pytest tests/test_fuzz.py``.
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cnnviz.config import STAGE_TYPES, load_config
 from cnnviz.errors import CnnvizError, ConfigErrors
 from cnnviz.pipeline import plan, run
 
-settings.register_profile("ci", max_examples=300, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-settings.register_profile("long", max_examples=5000, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+# the hypothesis profiles ("ci", "long") are registered in tests/conftest.py, for every property test
 
 WEIRD_TEXT = st.sampled_from(["", " ", "ü", "名前", "\u202e", "a\x00b", "../x", "same", "valid", "max", "gray",
                               "1e-4", "nan", "∞", "sobel_x", "gabor", "relu", "conv"])

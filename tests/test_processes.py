@@ -139,3 +139,58 @@ def test_sigint_in_batch_like_multi_image_run(tmp_path):
     assert "Traceback" not in stderr
     for sub in out.iterdir() if out.exists() else []:
         _check_outputs_whole(sub)
+
+
+def children(pid: int) -> set[int]:
+    """Every descendant process of ``pid`` (from /proc)."""
+    out: set[int] = set()
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            try:
+                kids = {int(k) for k in (task / "children").read_text().split()}
+            except OSError:
+                continue
+            out |= kids
+            todo += kids
+    return out
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.split(")")[-1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs /proc")
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+@pytest.mark.parametrize("command", ["run", "batch"])
+def test_signals_stop_the_workers_first(tmp_path, sig, code, command):
+    cfg = tmp_path / "slow.yaml"
+    cfg.write_text("input: {color: gray, resize: 1400}\nstages:\n"
+                   "  - {type: conv, filters: [{random: {count: 24, size: 5}}]}\n  - relu\n"
+                   "  - {type: conv, filters: [{random: {count: 24, size: 5}}]}\n")
+    images = ["camera", "coins", "moon", "page", "text", "horse"]
+    args = ["run", str(cfg), *images, "-o", str(tmp_path / "o"), "-j", "2"] if command == "run" else \
+        ["batch", str(cfg), *[a for i in images for a in ("-i", i)], "-o", str(tmp_path / "o"), "-j", "2", "-q"]
+    proc = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 30
+        workers: set[int] = set()
+        while time.monotonic() < deadline and len(workers) < 2:
+            time.sleep(0.1)
+            workers = children(proc.pid)
+        assert len(workers) >= 2, "the pool did not start"
+        time.sleep(0.5)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == code, err
+    assert "Traceback" not in err
+    assert not [w for w in workers if alive(w)], "a worker outlived the command"
+    assert not list((tmp_path / "o").rglob("*.tmp")) if (tmp_path / "o").exists() else True

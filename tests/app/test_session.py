@@ -15,9 +15,7 @@ import cnnviz.config.schema as schema_module
 import cnnviz.io.images
 from cnnviz.app.commands import RunRequest, run_command
 from cnnviz.app.session import Session, default_outdir
-
-ROOT = Path(__file__).resolve().parents[2]
-NUMPYCNN = str(ROOT / "configs" / "numpycnn.yaml")
+from tests.helpers import NUMPYCNN, cli
 
 
 def counting(monkeypatch, module, name):
@@ -88,3 +86,14 @@ def test_default_folder_is_always_inside_cnnviz_out(stem, expected):
     out = default_outdir(config, f"/somewhere/{stem}.yaml", "../../x.png")
     assert out == Path("cnnviz-out") / expected / "x"
     assert ".." not in out.parts
+
+
+def test_default_folder_of_a_dot_dot_config_stays_inside(tmp_path):
+    cfg = tmp_path / "...yaml"
+    cfg.write_text("stages: [relu]\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    r = cli("run", str(cfg), "camera", cwd=work)
+    assert r.exit_code == 0, r.output
+    assert (work / "cnnviz-out" / "_" / "camera" / "manifest.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["...yaml", "work"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cnnviz.config import load_config
-from tests.helpers import one_error
+from tests.helpers import cli, one_error
 
 
 def test_exponent_without_dot_is_a_float():
@@ -44,3 +44,11 @@ def test_alias_bomb_refused(tmp_path):
     lines.append("stages: [relu]")
     msg = one_error(tmp_path, "\n".join(lines) + "\n")
     assert "the document has more than 200,000 values (with aliases expanded)" in msg
+
+
+def test_yaml_merge_keys_get_their_own_message(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("base: &b {type: relu}\nstages:\n  - <<: *b\n")
+    r = cli("validate", str(cfg))
+    assert r.exit_code == 1
+    assert r.stderr == f"Error: {cfg}:3:5: stages[0]: YAML merge keys ('<<') are not supported\n"

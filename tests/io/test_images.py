@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import struct
+import subprocess
+import sys
+import warnings
+import zlib
+
 import numpy as np
 import pytest
 import skimage.data
@@ -9,10 +16,13 @@ from PIL import Image
 from skimage.color import rgb2gray
 from skimage.transform import resize
 
+import cnnviz
+import cnnviz.io.images
 from cnnviz.config import load_config
 from cnnviz.errors import CnnvizError
 from cnnviz.io.images import SAMPLES, read_image
 from cnnviz.pipeline.inputs import load_image
+from tests.helpers import NUMPYCNN, cli
 
 
 def cfg(**inp):
@@ -123,3 +133,63 @@ def test_errors(tmp_path):
         read_image(tmp_path / "big.png", max_pixels=100)
     assert str(info.value) == (f"{tmp_path / 'big.png'}: 50×50 = 2,500 pixels is more than the "
                                "limit of 100")
+
+
+def test_float_tiff_with_nan_is_refused_naming_the_file(tmp_path):
+    for name, values in (("some.tif", [[0.1, np.nan], [0.5, 0.7]]), ("all.tif", [[np.nan, np.nan]] * 2),
+                         ("inf.tif", [[0.1, np.inf], [0.5, 0.7]])):
+        Image.fromarray(np.array(values, np.float32), mode="F").save(tmp_path / name)
+        out = tmp_path / ("o_" + name)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            r = cli("run", NUMPYCNN, str(tmp_path / name), "-o", str(out))
+        assert r.exit_code == 1
+        assert r.stderr == f"Error: {tmp_path / name}: the image holds NaN or infinite values\n"
+        assert not out.exists()
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    a = np.zeros((20, 40, 3), np.uint8)
+    a[:, :10] = 255  # a bright band on the left, stored as it came off the sensor
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to view"
+    Image.fromarray(a).save(tmp_path / "phone.jpg", exif=exif.tobytes(), quality=95)
+    x = cnnviz.load_image(str(tmp_path / "phone.jpg"))
+    assert x.shape == (40, 20, 1)  # upright: taller than wide
+    assert x[:10].mean() > 0.9 and x[12:].mean() < 0.1  # the band is now at the top
+
+
+def test_fifo_and_devices_are_not_regular_files(tmp_path):
+    os.mkfifo(tmp_path / "pipe.png")
+    for path in (tmp_path / "pipe.png", "/dev/zero"):
+        with pytest.raises(cnnviz.CnnvizError) as info:
+            cnnviz.load_image(str(path))
+        assert str(info.value) == f"{path}: is not a regular file (a pipe or a device?), so it cannot be read as an image"
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG whose header claims width × height (one empty IDAT: decoding would fail, reading the size does not)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+
+
+def test_no_decompression_bomb_warning_beside_the_error(tmp_path):
+    """120 megapixels: between Pillow's warning (89 M) and its error (179 M); only cnnviz's line shows."""
+    (tmp_path / "big.png").write_bytes(png_header(12000, 10000))
+    proc = subprocess.run([sys.executable, "-m", "cnnviz.cli", "run", NUMPYCNN, str(tmp_path / "big.png"), "-o", str(tmp_path / "o")],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr == (f"Error: {tmp_path / 'big.png'}: 12000×10000 = 120,000,000 pixels is more than the limit "
+                           "of 100,000,000\n")
+
+
+def test_no_decompression_bomb_warning_within_the_limit(tmp_path, monkeypatch):
+    """An image Pillow would warn about (its limit lowered here) but within cnnviz's: read, no warning."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    Image.fromarray(np.zeros((40, 40), np.uint8)).save(tmp_path / "a.png")  # 1,600 pixels: > 1000, < 2000
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x = cnnviz.load_image(str(tmp_path / "a.png"))
+    assert x.shape == (40, 40, 1)

@@ -12,7 +12,7 @@ from scipy import ndimage
 
 from cnnviz.limits import MAX_KERNEL_SIDE as MAX_SIDE
 from cnnviz.ops.kernels import PRESETS, preset_kernels
-from tests.helpers import error_of
+from tests.helpers import cli, error_of
 
 
 def correlate_same(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
@@ -407,3 +407,13 @@ def test_preset_error_str_names_the_path() -> None:
 def test_params_must_be_a_mapping() -> None:
     err = error_of(preset_kernels, "box", [1, 2])
     assert (err.message, err.path) == ("must be a mapping, not [1, 2]", ())
+
+
+def test_preset_with_two_unknown_keys_reports_both(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("stages:\n  - type: conv\n    filters: [{preset: gabor, wavelenght: 8, sigmaa: 2}]\n")
+    r = cli("validate", str(cfg))
+    assert r.exit_code == 1
+    assert r.stderr == (
+        f"Error: {cfg}:3:31: stages[0].filters[0].wavelenght: unknown parameter 'wavelenght' (did you mean 'wavelength'?)\n"
+        f"Error: {cfg}:3:46: stages[0].filters[0].sigmaa: unknown parameter 'sigmaa' (did you mean 'sigma'?)\n")

@@ -9,7 +9,9 @@ import pytest
 import yaml
 
 import cnnviz
+import cnnviz.io.images
 from cnnviz.io.pngio import read_png_metadata
+from tests.helpers import NUMPYCNN, cli
 
 
 def test_png_metadata_round_trip(rendered):
@@ -62,3 +64,12 @@ def test_description_reaches_manifest(tmp_path):
                               "stages": [{"type": "conv", "filters": [{"preset": "sobel_x"}]}]})
     cnnviz.render(cfg, cnnviz.run(cfg, "camera"), tmp_path, image_name="camera")
     assert json.loads((tmp_path / "manifest.json").read_text())["config"]["description"] == "two edge filters"
+
+
+def test_a_file_named_like_a_sample_the_manifest_says_the_sample(tmp_path):
+    (tmp_path / "chelsea").write_bytes(b"not this")
+    r = cli("run", NUMPYCNN, "chelsea", "-o", "o", cwd=tmp_path)
+    assert r.exit_code == 0, r.output
+    image = json.loads((tmp_path / "o" / "manifest.json").read_text())["image"]
+    assert image["sample"] == "chelsea" and image["name"] == "chelsea"
+    assert image["path"] == str(cnnviz.io.images.sample_path("chelsea").resolve())

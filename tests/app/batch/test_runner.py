@@ -198,49 +198,8 @@ def test_invalid_config_and_empty_pattern_are_reported_and_the_rest_runs(project
     assert r.stderr.splitlines()[1].startswith("Error: broken: broken.yaml:2:11: stages[0].type: ")
 
 
-def test_progress_bar_only_on_a_terminal(project):
-    class Tty(io.StringIO):
-        def isatty(self) -> bool:
-            return True
-
-    tty, pipe = Tty(), io.StringIO()
-    bar = Progress(tty)
-    report = run_batch(BatchRequest(["alpha.yaml"], ["camera", "pics/a.png"], "out", jobs=2), progress=bar.update)
-    bar.close()
-    assert report.rendered == 2 and not report.failed
-    text = tty.getvalue()
-    assert text.count("\r") >= 2 and text.endswith("\n")
-    last = text.rstrip("\n").split("\r")[-1]
-    assert "2/2" in last and "/s" in last and " in 0:0" in last
-    assert "ETA" in text.split("\r")[1]
-    bar = Progress(pipe)
-    report = run_batch(BatchRequest(["alpha.yaml"], ["camera", "pics/a.png"], "out", jobs=2, force=True),
-                       progress=bar.update)
-    bar.close()
-    assert report.rendered == 2 and pipe.getvalue() == ""
-    bar = Progress(Tty())
-    bar.start -= 2.0
-    bar.done, bar.total = 2, 4
-    assert "2/4" in bar.line() and "1.00/s" in bar.line() and "ETA 0:02" in bar.line()
 
 
-def test_progress_bar_last_line_is_clean():
-    """The closing line overwrites the longer line before it: no item name is left over at its end."""
-    class Tty(io.StringIO):
-        def isatty(self) -> bool:
-            return True
-
-    tty = Tty()
-    bar = Progress(tty)
-    bar.update(1, 2, "tiny-cnn × chelsea")
-    bar.update(2, 2, "a-config-with-a-long-name × chelsea")
-    bar.close()
-    text = tty.getvalue()
-    last = text.split("\r")[-1]
-    assert last.endswith("\n") and "×" not in last and "chelsea" not in last
-    previous = text.split("\r")[-2]
-    assert len(last.rstrip("\n")) >= len(previous)  # padded over every character of the line before
-    assert last.rstrip().endswith("in 0:00")
 
 
 def test_missing_dask_is_one_clear_line(project, monkeypatch):
@@ -280,3 +239,29 @@ def test_batch_on_a_dask_local_cluster(project):
                   "--scheduler", cluster.scheduler_address)
         assert r.exit_code == 0 and r.stdout.startswith("2 outputs: 2 rendered"), r.output
     assert time.monotonic() - t0 < 60
+
+
+def test_progress_bar_only_on_a_terminal(project):
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    tty, pipe = Tty(), io.StringIO()
+    bar = Progress(tty)
+    report = run_batch(BatchRequest(["alpha.yaml"], ["camera", "pics/a.png"], "out", jobs=2), progress=bar.update)
+    bar.close()
+    assert report.rendered == 2 and not report.failed
+    text = tty.getvalue()
+    assert text.count("\r") >= 2 and text.endswith("\n")
+    last = text.rstrip("\n").split("\r")[-1]
+    assert "2/2" in last and "/s" in last and " in 0:0" in last
+    assert "ETA" in text.split("\r")[1]
+    bar = Progress(pipe)
+    report = run_batch(BatchRequest(["alpha.yaml"], ["camera", "pics/a.png"], "out", jobs=2, force=True),
+                       progress=bar.update)
+    bar.close()
+    assert report.rendered == 2 and pipe.getvalue() == ""
+    bar = Progress(Tty())
+    bar.start -= 2.0
+    bar.done, bar.total = 2, 4
+    assert "2/4" in bar.line() and "1.00/s" in bar.line() and "ETA 0:02" in bar.line()

@@ -155,3 +155,27 @@ def test_served_page_in_chromium(project, browser):
     finally:
         page.close()
         w.stop()
+
+
+def test_serve_refuses_an_absolute_form_request_for_another_host(tmp_path):
+    import socket
+
+    from cnnviz.app.watch.serve import PageServer, PageState
+
+    (tmp_path / "manifest.json").write_text("{}")
+    server = PageServer(PageState(tmp_path)).start()
+    try:
+        def raw(target: str, host: str) -> int:
+            with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+                s.sendall(f"GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+                return int(s.makefile("rb").readline().split()[1])
+
+        local = f"127.0.0.1:{server.port}"
+        assert raw(f"http://evil.example:{server.port}/files/manifest.json", local) == 403
+        assert raw(f"http://evil.example:{server.port}/state", local) == 403
+        assert raw("http:///state", local) == 403
+        assert raw(f"http://localhost:{server.port}/state", local) == 200
+        assert raw("/state", local) == 200
+        assert raw("/state", "evil.example") == 403
+    finally:
+        server.stop()
