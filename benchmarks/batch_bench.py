@@ -26,8 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cnnviz.batch import BatchRequest, run_batch  # noqa: E402
-from cnnviz.commands import cpu_count  # noqa: E402
+from cnnviz.app.batch.executors import cpu_count  # noqa: E402
+from cnnviz.app.batch.runner import BatchRequest, run_batch  # noqa: E402
 
 CONFIG = ROOT / "configs" / "numpycnn.yaml"
 IMAGES = ["chelsea", "camera", "astronaut", "coffee", "coins", "moon", "page", "rocket",

@@ -175,7 +175,7 @@ def target(row: dict, text: str, value: float | None, ok: bool | None, shown: st
 
 def ops_stack(stack: list[tuple]) -> Callable[[np.ndarray], list[np.ndarray]]:
     """The stack through cnnviz.operations directly (no config, no planning)."""
-    from cnnviz import operations as ops
+    from cnnviz import ops
 
     def conv(x: np.ndarray, k: np.ndarray) -> np.ndarray:
         return ops.conv2d(x, k)
@@ -244,7 +244,7 @@ def torch_outs(ts: list) -> list[np.ndarray]:
 def time_stages(b: Bench, row: dict, stack: list[tuple], inputs: list[np.ndarray], flops: list[int],
                 repeats: int, with_tensordot: bool = True) -> None:
     """GFLOP/s of every conv stage alone: cnnviz.operations.conv2d, torch conv2d, tensordot."""
-    from cnnviz import operations as ops
+    from cnnviz import ops
 
     def bind(fn: Callable[[Any, Any], Any], a: Any, k: Any) -> Callable[[], Any]:
         return lambda: fn(a, k)
@@ -492,7 +492,7 @@ def grid_maps(size: int, n: int) -> np.ndarray:
     """``n`` realistic feature maps of ``size``²: skimage's camera through random 3×3 kernels."""
     from skimage import data
 
-    from cnnviz import operations as ops
+    from cnnviz import ops
 
     cam = data.camera().astype(np.float32) / 255
     step = max(1, cam.shape[0] // size)
@@ -502,27 +502,16 @@ def grid_maps(size: int, n: int) -> np.ndarray:
 
 
 def cnnviz_grid_writer() -> tuple[Callable[[np.ndarray, Path], Any] | None, str]:
-    """cnnviz's public "one grid of maps to PNG", whatever it is called now."""
-    import importlib
+    """cnnviz's "one grid of maps to PNG": ``render_grid`` then ``write_png``."""
+    from cnnviz.io.pngio import write_png
+    from cnnviz.rendering.grid import render_grid
 
-    try:
-        # Not ``from cnnviz import render``: the package's lazy attribute ``render`` is the function.
-        RD = importlib.import_module("cnnviz.rendering")
-    except Exception as e:  # pragma: no cover - renderer mid-rewrite
-        return None, f"cnnviz.rendering does not import: {e}"
-    if hasattr(RD, "render_grid"):
-        from cnnviz.pngio import write_png
+    def write(maps: np.ndarray, path: Path) -> Any:
+        pic = render_grid(maps, title=f"bench · {maps.shape[2]} maps", cmap="gray")
+        write_png(path, pic.pixels, pic.palette)
+        return pic
 
-        def write(maps: np.ndarray, path: Path) -> Any:
-            pic = RD.render_grid(maps, title=f"bench · {maps.shape[2]} maps", cmap="gray")
-            write_png(path, pic.pixels, pic.palette)
-            return pic
-
-        return write, "cnnviz.rendering.render_grid + cnnviz.pngio.write_png (palette PNG)"
-    for name in ("write_grid", "compose_grid_png"):
-        if hasattr(RD, name):
-            return getattr(RD, name), f"cnnviz.rendering.{name}"
-    return None, "TODO: no public grid-to-PNG function in cnnviz.rendering yet"
+    return write, "cnnviz.rendering.grid.render_grid + cnnviz.io.pngio.write_png (palette PNG)"
 
 
 def row_grid(b: Bench) -> dict[str, Any]:
