@@ -89,9 +89,9 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             ctx.exit(130)
-        except Interrupted as sig:
-            click.echo("Terminated." if sig.signum == signal.SIGTERM else "Hung up.", err=True)
-            ctx.exit(128 + sig.signum)
+        except Interrupted as stop:
+            click.echo("Terminated." if stop.signum == signal.SIGTERM else "Hung up.", err=True)
+            ctx.exit(128 + stop.signum)
         finally:
             sys.unraisablehook = unraisable
             for sig, handler in previous.items():

@@ -118,6 +118,8 @@ class ConfigErrors(CnnvizError):
     exception's own ``message``, ``path`` and position are the first error's.
     """
 
+    errors: list[CnnvizError]
+
     def __init__(self, errors: Sequence[CnnvizError]) -> None:
         flat: list[CnnvizError] = []
         for e in errors:

@@ -54,7 +54,7 @@ def array_digest(a: np.ndarray | None) -> str | None:
     a = np.ascontiguousarray(a)
     h = hashlib.blake2b(digest_size=16)
     h.update(f"{a.shape}{a.dtype.str}".encode())
-    h.update(memoryview(a).cast("B"))
+    h.update(a.tobytes() if a.size < 4096 else memoryview(a.reshape(-1).view(np.uint8)))  # type: ignore[arg-type]
     return h.hexdigest()
 
 
@@ -120,7 +120,8 @@ class StageConfig:
 class PlanContext(Protocol):
     """What planning needs from a config (a :class:`cnnviz.config.Config` is one)."""
 
-    seed: int
+    @property
+    def seed(self) -> int: ...
 
     @property
     def np_dtype(self) -> np.dtype: ...
