@@ -61,6 +61,7 @@ __all__ = [
     "ParamSpec",
     "PresetSpec",
     "preset_kernels",
+    "preset_labels",
     "unknown_parameter",
 ]
 
@@ -527,3 +528,30 @@ def preset_kernels(name: str, params: Mapping[str, Any]) -> np.ndarray:
     if not finite:
         raise CnnvizError("these parameters give a kernel with NaN or inf values (in float32)")
     return kernels
+
+
+def _g(v: float) -> str:
+    return f"{v:g}".replace("-", "−")
+
+
+def preset_labels(name: str, params: Mapping[str, Any]) -> list[str]:
+    """Short names of the kernels :func:`preset_kernels` makes, for picture labels.
+
+    >>> preset_labels("sobel_x", {}), preset_labels("gabor_bank", {"orientations": 2, "wavelength": 6})
+    (['sobel_x'], ['gabor θ=0° λ=6', 'gabor θ=90° λ=6'])
+    >>> preset_labels("log", {"sigma": 1.4, "size": 9})
+    ['log σ=1.4']
+    """
+    spec = PRESETS[name]
+    p = _resolve_params(spec, params)
+    if name in ("gabor", "gabor_bank"):
+        n = int(p.get("orientations", 1))
+        return [f"gabor θ={_g(p['theta'] + 180.0 * i / n)}° λ={_g(p['wavelength'])}" for i in range(n)]
+    if name in ("gaussian", "log"):
+        return [f"{name} σ={_g(p['sigma'])}"]
+    if name == "dog":
+        return [f"dog σ={_g(p['sigma'])}"]
+    if name == "box":
+        h, w = p["size"]
+        return [f"box {h}×{w}"]
+    return [name]

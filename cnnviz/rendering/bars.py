@@ -1,35 +1,26 @@
-"""Bar charts of vector outputs (dense, global_pool, softmax), drawn on a matplotlib Agg figure.
+"""Bar charts of vector outputs (dense, global_pool, softmax), drawn as a :class:`~cnnviz.rendering.canvas.Drawing`.
 
-matplotlib is imported inside the functions (never pyplot: no global state,
-no GUI backend); the result is an RGB array that the writer saves with the
-same metadata as the grids.
+Up to 30 values: horizontal bars, one named row each, the value written at
+the end of each bar.  More: vertical bars by index, the five largest named.
+The largest value is orange, and the picture says so; probabilities are
+drawn on an axis that ends at 1.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
 from ..formatting import short_number
+from .canvas import FRAME_COLOUR, INK_COLOUR, SOFT_COLOUR, Drawing, Line, Rect, text_size
+from .overview import BAR_LARGEST, BAR_NEGATIVE, BAR_POSITIVE
+from .text import nice_ticks, tick_label
 
-__all__ = ["bar_chart", "figure_pixels", "INK", "SOFT"]
+__all__ = ["bar_chart", "HORIZONTAL_UP_TO"]
 
-INK = "#1f1f1f"
-SOFT = "#5f5f5f"
-POS = "#4c72b0"
-NEG = "#c44e52"
-TOP = "#d95f02"
-
-
-def figure_pixels(fig: Any) -> np.ndarray:
-    """Draw a :class:`~matplotlib.figure.Figure` with Agg: (H, W, 3) uint8."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    canvas = FigureCanvasAgg(fig)
-    canvas.draw()
-    return np.asarray(canvas.buffer_rgba())[:, :, :3].copy()
+#: Vectors up to this long get one named horizontal bar each.
+HORIZONTAL_UP_TO = 30
 
 
 def bar_chart(
@@ -40,79 +31,127 @@ def bar_chart(
     labels: Sequence[str] | None = None,
     probabilities: bool = False,
     dpi: int = 100,
-) -> np.ndarray:
-    """A vector (a dense, global_pool or softmax output) as a bar chart.
+) -> Drawing:
+    """A vector as a bar chart.
 
     Parameters
     ----------
     values : array (N,)
     title, subtitle : str
+        Both empty: no header (``labels: false``).
     labels : sequence of N str, optional
         Class names; default the indices.
     probabilities : bool
-        Values are probabilities (softmax): the axis runs 0 … 1.
+        The values are probabilities (softmax): the axis runs 0 … 1.
     dpi : int
 
     Returns
     -------
-    ndarray (H, W, 3) uint8
-        Up to 30 values: horizontal bars, one named row each, the value
-        written at the end of each bar (about 750 px wide at dpi 100, 28 px a
-        row).  More: vertical bars by index, the five largest named.  The
-        largest value is drawn in orange.
+    Drawing
+        About 750 pixels wide at dpi 100 (28 a row for horizontal bars).
     """
-    from matplotlib.figure import Figure
-    from matplotlib.layout_engine import ConstrainedLayoutEngine
-
+    k = dpi / 100
     v = np.nan_to_num(np.asarray(values, np.float64).reshape(-1))
     n = len(v)
     names = [str(x) for x in labels] if labels is not None and len(labels) == n else [str(i) for i in range(n)]
     top = int(np.argmax(v)) if n else 0
-    colours = [TOP if i == top else (POS if x >= 0 else NEG) for i, x in enumerate(v)]
-    horizontal = n <= 30
-    if horizontal:
-        size = (7.5, 1.45 + 0.28 * max(n, 3))
-    else:
-        size = (11.0, 4.2)
-    fig = Figure(figsize=size, dpi=dpi, layout=ConstrainedLayoutEngine(w_pad=8 / 72, h_pad=8 / 72))
-    ax = fig.add_subplot()
-    if title:
-        fig.suptitle(title, x=0.01, ha="left", fontweight="bold", fontsize=12.5, color=INK)
-    if subtitle:
-        ax.set_title(subtitle, loc="left", fontsize=9.5, color=SOFT)
+    unit = round(13 * k)
+    tsize, ssize, lsize, vsize = round(unit * 1.3), round(unit * 0.95), round(unit * 0.95), round(unit * 0.85)
+    margin = round(14 * k)
     lo, hi = min(0.0, float(v.min(initial=0))), max(0.0, float(v.max(initial=0)))
     if probabilities:
-        lo, hi = 0.0, max(1.0, hi)
-    span = (hi - lo) or 1.0
-    if horizontal:
-        y = np.arange(n)
-        ax.barh(y, v, color=colours, height=0.72)
-        ax.set_yticks(y, names, fontsize=9.5)
-        ax.set_ylim(n - 0.5, -0.5)
-        pad = 0.012 * span
-        for i, x in enumerate(v):
-            ax.text(x + (pad if x >= 0 else -pad), i, short_number(float(x)), va="center",
-                    ha="left" if x >= 0 else "right", fontsize=8.5, color=INK)
-        # room for the value labels
-        ax.set_xlim(lo - (0.16 * span if lo < 0 else 0), hi + 0.16 * span)
-        ax.set_xlabel("probability" if probabilities else "value", fontsize=9.5, color=SOFT)
-        ax.axvline(0, color=SOFT, linewidth=0.8)
+        lo, hi = 0.0, 1.0
+    if hi <= lo:
+        hi = lo + 1.0
+    note = f"orange: the largest ({names[top]}, {short_number(float(v[top]))})" if n else ""
+    header = bool(title or subtitle)
+    sub = " · ".join(p for p in (subtitle, note) if p) if header else ""
+    head_h = 0
+    if header:
+        head_h = text_size("Ag", tsize, True)[1] + (text_size("Ag", ssize)[1] + round(unit * 0.3) if sub else 0) \
+            + round(unit * 0.8)
+    lh = text_size("Ag", lsize)[1]
+    tick_h = text_size("Ag", vsize)[1]
+    if n <= HORIZONTAL_UP_TO:
+        name_w = max((text_size(s, lsize)[0] for s in names), default=0) + round(8 * k)
+        value_w = max((text_size(short_number(float(x)), vsize)[0] for x in v), default=0) + round(8 * k)
+        plot_w = round(620 * k)
+        row = round(28 * k)
+        plot_h = row * max(n, 3)
+        width = margin + name_w + plot_w + value_w + margin
+        width = max(width, margin * 2 + (text_size(title, tsize, True)[0] if header else 0),
+                    margin * 2 + (text_size(sub, ssize)[0] if sub else 0))
+        axis_h = tick_h + round(6 * k) + lh
+        height = margin + head_h + plot_h + axis_h + margin
     else:
-        x = np.arange(n)
-        ax.bar(x, v, color=colours, width=0.85 if n < 200 else 1.0)
-        ax.set_xlim(-0.5 if n < 200 else -1, n - 0.5)
-        ax.axhline(0, color=SOFT, linewidth=0.8)
-        ax.set_xlabel("index" if labels is None else "class index", fontsize=9.5, color=SOFT)
-        ax.set_ylabel("probability" if probabilities else "value", fontsize=9.5, color=SOFT)
-        ax.set_ylim(lo - 0.04 * span if lo < 0 else lo, hi + 0.1 * span)
-        order = np.argsort(-v, kind="stable")[:5]
-        ax.annotate(names[top], (top, v[top]), xytext=(0, 3), textcoords="offset points", ha="center",
-                    va="bottom", fontsize=9, color=INK)
-        listing = "\n".join(f"{names[i]}: {short_number(float(v[i]))}" for i in order)
-        ax.text(1.015, 1.0, "largest\n" + listing, transform=ax.transAxes, ha="left", va="top", fontsize=9,
-                color=INK, linespacing=1.35,
-                bbox={"boxstyle": "round,pad=0.4", "facecolor": "white", "edgecolor": "#c8c8c8"})
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    ax.tick_params(labelsize=9, colors=SOFT)
-    return figure_pixels(fig)
+        name_w = round(40 * k)
+        list_w = round(220 * k)
+        plot_w = round(820 * k)
+        plot_h = round(300 * k)
+        width = margin + name_w + plot_w + round(16 * k) + list_w + margin
+        axis_h = tick_h + round(6 * k) + lh
+        height = margin + head_h + plot_h + axis_h + margin
+    d = Drawing(width, height, dpi, title=title)
+    if header:
+        d.text(margin, margin, title, tsize, INK_COLOUR, bold=True)
+        if sub:
+            d.text(margin, margin + text_size("Ag", tsize, True)[1] + round(unit * 0.3), sub, ssize, SOFT_COLOUR)
+    t = max(1, round(k))
+    y0 = margin + head_h
+    x0 = margin + name_w
+    ticks = [0.0, 0.25, 0.5, 0.75, 1.0] if probabilities else nice_ticks(lo, hi, 5)
+    step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
+    if n <= HORIZONTAL_UP_TO:
+        def xpos(val: float) -> int:
+            return round(x0 + (val - lo) / (hi - lo) * plot_w)
+
+        for i, (name, x) in enumerate(zip(names, v, strict=True)):
+            cy = y0 + i * row + row // 2
+            d.text(x0 - round(8 * k), cy, name, lsize, INK_COLOUR, anchor="rm")
+            colour = BAR_LARGEST if i == top else (BAR_POSITIVE if x >= 0 else BAR_NEGATIVE)
+            a, b = sorted((xpos(float(x)), xpos(0.0)))
+            d.add(Rect(a, cy - round(row * 0.36), max(b, a + 1), cy + round(row * 0.36), fill=colour))
+            end = xpos(float(x))
+            d.text(end + (round(5 * k) if x >= 0 else -round(5 * k)), cy, short_number(float(x)), vsize, INK_COLOUR,
+                   anchor="lm" if x >= 0 else "rm")
+        ya = y0 + plot_h
+        d.add(Line(x0, ya, x0 + plot_w, ya, SOFT_COLOUR, t))
+        zx = xpos(0.0)
+        d.add(Line(zx, y0, zx, ya, SOFT_COLOUR, t))
+        for tv in ticks:
+            tx = xpos(tv)
+            d.add(Line(tx, ya, tx, ya + round(4 * k), SOFT_COLOUR, t))
+            d.text(tx, ya + round(5 * k), tick_label(tv, step), vsize, SOFT_COLOUR, anchor="ma")
+        d.text(x0 + plot_w // 2, ya + round(6 * k) + tick_h, "probability" if probabilities else "value", lsize,
+               SOFT_COLOUR, anchor="ma")
+        return d
+
+    def ypos(val: float) -> int:
+        return round(y0 + plot_h - (val - lo) / (hi - lo) * plot_h)
+
+    pitch = plot_w / n
+    for i, x in enumerate(v):
+        xa = round(x0 + i * pitch)
+        xb = max(xa + 1, round(x0 + i * pitch + (pitch * 0.85 if n < 200 else pitch)))
+        colour = BAR_LARGEST if i == top else (BAR_POSITIVE if x >= 0 else BAR_NEGATIVE)
+        a, b = sorted((ypos(float(x)), ypos(0.0)))
+        d.add(Rect(xa, a, xb, max(b, a + 1), fill=colour))
+    zy = ypos(0.0)
+    d.add(Line(x0, zy, x0 + plot_w, zy, SOFT_COLOUR, t))
+    d.add(Line(x0, y0, x0, y0 + plot_h, SOFT_COLOUR, t))
+    for tv in ticks:
+        ty = ypos(tv)
+        d.add(Line(x0 - round(4 * k), ty, x0, ty, SOFT_COLOUR, t))
+        d.text(x0 - round(6 * k), ty, tick_label(tv, step), vsize, SOFT_COLOUR, anchor="rm")
+    for tv in nice_ticks(0, n - 1, 6):
+        tx = round(x0 + (tv + 0.5) * pitch)
+        d.text(tx, y0 + plot_h + round(5 * k), f"{tv:g}", vsize, SOFT_COLOUR, anchor="ma")
+    d.text(x0 + plot_w // 2, y0 + plot_h + round(6 * k) + tick_h, "class index" if labels is not None else "index",
+           lsize, SOFT_COLOUR, anchor="ma")
+    lx = x0 + plot_w + round(16 * k)
+    d.add(Rect(lx, y0, lx + list_w, y0 + (6 * lh) + round(12 * k), outline=FRAME_COLOUR, width=t))
+    d.text(lx + round(8 * k), y0 + round(6 * k), "largest", lsize, SOFT_COLOUR)
+    for j, i in enumerate(np.argsort(-v, kind="stable")[:5]):
+        d.text(lx + round(8 * k), y0 + round(6 * k) + (j + 1) * lh, f"{names[i]}: {short_number(float(v[i]))}",
+               lsize, INK_COLOUR)
+    return d

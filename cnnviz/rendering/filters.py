@@ -1,26 +1,43 @@
-"""Filter pictures: a conv stage's kernels on a diverging scale, values written in up to 7×7.
+"""Filter pictures: a conv stage's kernels, each at its own size, on a diverging scale, values written in.
 
-Drawn on a :class:`matplotlib.figure.Figure` with the Agg canvas
-(never pyplot, so no global state and no GUI backend) and returned as RGB
-arrays; :func:`cnnviz.rendering.render` writes them with
-:func:`cnnviz.pngio.write_png` so they carry the same metadata as the grids.
-matplotlib is imported inside the functions.
+* Each kernel is drawn at its own size with one cell size for all, so a 3×3
+  Sobel beside a 9×9 LoG is a third as wide (not padded to 9×9); a dilated
+  kernel is drawn over its whole footprint with its gaps.
+* Each kernel has its own scale centred on zero (``filter_scale: kernel``),
+  or the stage shares one (``filter_scale: stage``).
+* Kernels up to 7×7 have their values written in each cell.
+* 2-D kernels (the same on every channel) are one panel each; 3-D kernels are a
+  row each, a column per channel (named R, G, B when the channels are still
+  the image's), plus a column showing each as a colour.
+* Each panel is labelled by where its kernel came from (``sobel_x``,
+  ``gabor θ=45° λ=6``, ``random normal``, a file name).
+
+No matplotlib: the picture is a :class:`~cnnviz.rendering.canvas.Drawing`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from .bars import INK, SOFT, figure_pixels
+from ..formatting import times
+from .canvas import INK_COLOUR, SOFT_COLOUR, Drawing, Raster, Rect, text_size
+from .grid import colorbar_items, text_unit, wrap
 from .layout import grid_shape
-from .palette import LEVELS, colormap_colors
-from .scale import normalize_maps
-from .text import font, font_unit, line_height, text_width
+from .palette import LEVELS, colormap_colors, grid_palette
+from .scale import Scale, normalize_maps
 
-__all__ = ["filter_figure", "draw_filter_figure", "format_weight"]
+__all__ = ["filter_figure", "draw_filter_figure", "format_weight", "own_kernels", "GAP_COLOUR"]
+
+#: The colour of a dilated kernel's gaps (cells no weight touches).
+GAP_COLOUR = (0xEC, 0xEC, 0xEC)
+#: Largest kernel side whose values are written in.
+VALUES_UP_TO = 7
+
 
 def format_weight(v: float, decimals: int | None = None) -> str:
     """A kernel weight in a few characters.
@@ -60,206 +77,239 @@ def format_weight(v: float, decimals: int | None = None) -> str:
     return s.replace("-", "−")
 
 
-_FILTER_CACHE: dict[tuple[Any, ...], np.ndarray] = {}
-_FILTER_CACHE_SIZE = 32
+def own_kernels(kernels: np.ndarray, shapes: Sequence[tuple[int, int]] | None) -> list[np.ndarray]:
+    """Each kernel of (N, kh, kw, C) cut back to its own (kh_i, kw_i) (the padding was centred)."""
+    K = np.asarray(kernels, np.float64)
+    n, kh, kw = K.shape[:3]
+    out = []
+    for i in range(n):
+        h, w = shapes[i] if shapes is not None and i < len(shapes) else (kh, kw)
+        t, left = (kh - h) // 2, (kw - w) // 2
+        out.append(K[i, t:t + h, left:left + w])
+    return out
 
 
-def filter_figure(kernels: np.ndarray, **options: Any) -> np.ndarray:
-    """:func:`draw_filter_figure`, remembering the last few results.
+_CACHE: dict[tuple[Any, ...], Drawing] = {}
+_CACHE_SIZE = 32
 
-    A long-lived process (``cnnviz watch``) redraws the same kernels after
-    every edit; drawing them takes most of a re-render, so identical kernels
-    and options reuse the pixels drawn before.
-    """
-    import hashlib
 
+def filter_figure(kernels: np.ndarray, **options: Any) -> Drawing:
+    """:func:`draw_filter_figure`, remembering the last few results (``watch`` redraws the same kernels)."""
     k = np.ascontiguousarray(kernels)
     key = (hashlib.sha1(k.tobytes()).hexdigest(), k.shape, str(k.dtype),
-           tuple(sorted(options.items())))
-    pixels = _FILTER_CACHE.get(key)
-    if pixels is None:
-        pixels = draw_filter_figure(k, **options)
-        if len(_FILTER_CACHE) >= _FILTER_CACHE_SIZE:
-            _FILTER_CACHE.pop(next(iter(_FILTER_CACHE)))
-        _FILTER_CACHE[key] = pixels
-    return pixels
+           repr(sorted((name, repr(v)) for name, v in options.items())))
+    d = _CACHE.get(key)
+    if d is None:
+        d = draw_filter_figure(k, **options)
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = d
+    return d
+
+
+def _footprint(K: np.ndarray, dil: tuple[int, int], q: np.ndarray, colors: np.ndarray) -> np.ndarray:
+    """(fh, fw, 3) RGB of one channel of a kernel over its dilated footprint: taps coloured, gaps grey."""
+    h, w = K.shape[:2]
+    fh, fw = (h - 1) * dil[0] + 1, (w - 1) * dil[1] + 1
+    out = np.empty((fh, fw, 3), np.uint8)
+    out[:] = GAP_COLOUR
+    out[::dil[0], ::dil[1]] = colors[q]
+    return out
 
 
 def draw_filter_figure(
     kernels: np.ndarray,
     *,
+    shapes: Sequence[tuple[int, int]] | None = None,
+    names: Sequence[str] | None = None,
+    dilation: tuple[int, int] = (1, 1),
     title: str = "",
     subtitle: str = "",
     cmap: str = "RdBu_r",
+    filter_scale: str = "kernel",
     max_kernels: int = 64,
     max_channels: int = 8,
+    channel_names: Sequence[str] | None = None,
     as_colour: bool | None = None,
     dpi: int = 100,
-) -> np.ndarray:
-    """A conv stage's kernels on a diverging scale centred on zero.
+    max_size: int = 4096,
+) -> Drawing:
+    """A conv stage's kernels (see the module docstring).
 
     Parameters
     ----------
     kernels : array (N, kh, kw, C)
-        As :class:`~cnnviz.pipeline.PlannedStage` holds them (2-D kernels are
-        repeated over C; such kernels are drawn once).
+        As :class:`~cnnviz.stages.PlannedStage` holds them (2-D kernels
+        repeated over C; padded, centred, to the largest).
+    shapes : list of (kh, kw), optional
+        Each kernel's own size (``PlannedStage.kernel_shapes``).
+    names : list of str, optional
+        Each kernel's source.
+    dilation : (dh, dw)
+        Drawn over the dilated footprint, gaps in :data:`GAP_COLOUR`.
     title, subtitle : str
-        Both empty: no header (a bare picture).
+        Both empty: no header (``labels: false``).
     cmap : str
-        A diverging colormap; one scale ``−m … m`` (``m`` the largest
-        magnitude) for every kernel, with a colorbar.
+        A diverging colormap; 0 is its centre.
+    filter_scale : {'kernel', 'stage'}
+        Each kernel its own ``±max |kernel|``, or one for all.
     max_kernels, max_channels : int
-        Draw at most this many kernels (the first ones) and channels each.
+        The first this many kernels, and channels of each.
+    channel_names : list of str, optional
+        Column headers for 3-D kernels (``R``, ``G``, ``B``); default ``ch 0``, ...
     as_colour : bool, optional
-        Add a column showing each 3-channel kernel as an RGB colour patch
-        (default: whenever C is 3; :func:`cnnviz.rendering.render` asks for it
-        only when the channels are the image's red, green and blue).
-    dpi : int
-
-    Values are written in when the kernels are at most 7×7 and at most 64
-    panels are drawn (more would be unreadable; the colours remain).
+        Add a column showing 3-channel kernels as colours [when C is 3].
+    dpi, max_size : int
 
     Returns
     -------
-    ndarray (H, W, 3) uint8
-        Kernels that are the same on every channel (or have one channel): one
-        panel each, near-square arrangement.  Otherwise a matrix, a row per
-        kernel and a column per channel, plus a column showing 3-channel
-        kernels as colour (each channel ``0.5 + k / (2·max|k|)``).  Kernels
-        up to 7×7 have their values written in each cell.  The panels are
-        composed and lettered as one array (Pillow) and pasted 1:1 into
-        the figure, which draws the title and the colorbar.
+    Drawing
     """
-    from matplotlib.cm import ScalarMappable
-    from matplotlib.colors import Normalize
-    from matplotlib.figure import Figure
-    from PIL import Image, ImageDraw
-
-
     K = np.asarray(kernels, np.float64)
     if K.ndim == 3:
         K = K[..., None]
-    n_all, kh, kw, c_all = K.shape
-    K = K[:max_kernels]
-    nk = len(K)
+    n_all, _, _, c_all = K.shape
+    own = own_kernels(K[:max_kernels], shapes)
+    nk = len(own)
     shared = c_all == 1 or bool(np.all(K[..., :1] == K))
     chans = 1 if shared else min(c_all, max_channels)
     colour = (not shared) and c_all == 3 and (as_colour is None or as_colour)
     panels = chans + (1 if colour else 0)
-    m = float(np.max(np.abs(K))) if K.size else 0.0
-    m = m if m > 0 and math.isfinite(m) else 1.0
     k = dpi / 100
-    write_values = max(kh, kw) <= 7 and nk * chans <= 64
-    # values to 2 significant digits of the largest magnitude (colour shows the rest)
-    decimals = max(0, 1 - math.floor(math.log10(m)))
-    vfont = font(round(15 * k))
+    mags = [float(np.max(np.abs(a))) if a.size else 0.0 for a in own]
+    stage_m = max(mags, default=0.0) or 1.0
+    scale_m = [stage_m if filter_scale == "stage" else (m or 1.0) for m in mags]
+    colors = colormap_colors(cmap, LEVELS)
+    dil = (max(1, int(dilation[0])), max(1, int(dilation[1])))
+    foot = [((a.shape[0] - 1) * dil[0] + 1, (a.shape[1] - 1) * dil[1] + 1) for a in own]
+    longest = max((max(f) for f in foot), default=1)
+    small = [max(a.shape[:2]) <= VALUES_UP_TO for a in own]  # the kernels whose values are written in
+    write_values = any(small) and nk * chans <= 64
+    labels = [f"{i} · {names[i]}" if names is not None and i < len(names) else str(i) for i in range(nk)]
+    header = bool(title or subtitle)
+    vsize = round(15 * k)
+    decimals = [max(0, 1 - math.floor(math.log10(m))) for m in scale_m]
     if write_values:
-        widest = max(text_width(vfont, format_weight(float(x), decimals)) for x in np.unique(K[..., :chans]))
+        widest = max((text_size(format_weight(float(x), decimals[i]), vsize)[0]
+                      for i, a in enumerate(own) if small[i] for x in np.unique(a[..., :chans])), default=1)
         cell = max(round(30 * k), math.ceil(widest / 0.8))
-    else:
-        target = 96 if nk * panels <= 64 else 64
-        cell = max(1, math.ceil(target * k / max(kh, kw)))
-    ph, pw = kh * cell, kw * cell
+        if longest * cell > 330 * k:  # a big kernel beside small ones: no values rather than a huge panel
+            write_values = False
+    if not write_values:
+        cell = max(1, math.ceil((96 if nk * panels <= 64 else 64) * k / longest))
+        cell = min(cell, max(1, math.floor(256 * k / longest)))
 
-    def arrange(label_font: Any) -> tuple[list, list, int, int, int]:
-        """Panel positions (kernel, panel, y, x), labels (x, y, text, anchor), size, header height."""
-        lh = line_height(label_font)
+    def arrange(cell: int, unit: int) -> tuple[list[tuple[int, int, int, int]], list[tuple[int, int, str, str]],
+                                                int, int, int]:
+        """Panel boxes (kernel, panel, y, x), labels (x, y, text, anchor), width, height, header height."""
+        lsize = round(unit * 0.85)
+        lh = text_size("Ag", lsize)[1]
         boxes: list[tuple[int, int, int, int]] = []
-        labels: list[tuple[int, int, str, str]] = []
+        texts: list[tuple[int, int, str, str]] = []
         if shared:
             g = round(14 * k)
             head = lh + round(4 * k)
-            rows, cols = grid_shape(nk, aspect=pw / (ph + head))
+            slot_w = max(max(f[1] for f in foot) * cell, max(text_size(t, lsize)[0] for t in labels))
+            slot_h = max(f[0] for f in foot) * cell
+            rows, cols = grid_shape(nk, aspect=slot_w / (slot_h + head))
             for i in range(nk):
                 r, c = divmod(i, cols)
-                y, x = r * (head + ph + g) + head, c * (pw + g)
+                y, x = r * (head + slot_h + g) + head, c * (slot_w + g)
                 boxes.append((i, 0, y, x))
-                labels.append((x, y - round(3 * k), str(i), "ld"))
-            return boxes, labels, rows * (head + ph + g) - g, cols * (pw + g) - g, head
-        # a row per kernel, a column per channel; a long list wraps into groups side by side
-        g = max(round(6 * k), cell // 5)
+                texts.append((x, y - round(3 * k), labels[i], "ld"))
+            return boxes, texts, cols * (slot_w + g) - g, rows * (head + slot_h + g) - g, head
+        g = max(round(8 * k), cell // 5)
+        heads = [channel_names[p] if channel_names is not None and p < len(channel_names) else f"ch {p}"
+                 for p in range(chans)] + (["colour"] if colour else [])
+        col_w = max(max(f[1] for f in foot) * cell, max(text_size(t, lsize)[0] for t in heads) + round(4 * k))
+        row_h = max(f[0] for f in foot) * cell
         head = lh + round(6 * k)
-        side = text_width(label_font, str(max(nk - 1, 0))) + round(12 * k)
-        block_w = side + panels * (pw + g) - g
+        side = max(text_size(t, lsize)[0] for t in labels) + round(12 * k)
+        block_w = side + panels * (col_w + g) - g
         group_gap = round(28 * k)
-        _, groups = grid_shape(nk, aspect=(block_w + group_gap) / (ph + g))
+        _, groups = grid_shape(nk, aspect=(block_w + group_gap) / (row_h + g))
         per = math.ceil(nk / groups)
         groups = math.ceil(nk / per)
         for gi in range(groups):
             x0 = gi * (block_w + group_gap)
             for p in range(panels):
-                x = x0 + side + p * (pw + g)
-                labels.append((x + pw // 2, head - round(4 * k), f"ch {p}" if p < chans else "as colour", "md"))
+                x = x0 + side + p * (col_w + g)
+                texts.append((x + col_w // 2, head - round(4 * k), heads[p], "md"))
             for i in range(gi * per, min(nk, (gi + 1) * per)):
-                y = head + (i - gi * per) * (ph + g)
-                labels.append((x0 + side - round(8 * k), y + ph // 2, str(i), "rm"))
+                y = head + (i - gi * per) * (row_h + g)
+                texts.append((x0 + side - round(8 * k), y + foot[i][0] * cell // 2, labels[i], "rm"))
                 for p in range(panels):
-                    boxes.append((i, p, y, x0 + side + p * (pw + g)))
-        return boxes, labels, head + per * (ph + g) - g, groups * (block_w + group_gap) - group_gap, head
+                    boxes.append((i, p, y, x0 + side + p * (col_w + g)))
+        return boxes, texts, groups * (block_w + group_gap) - group_gap, head + per * (row_h + g) - g, head
 
-    # text grows with the picture, like the grids' (legible when it is shrunk onto a slide)
-    _, _, _, comp_w, _ = arrange(font(round(13 * k)))
-    unit = font_unit(comp_w, dpi)
-    label_font = font(round(unit * 0.85))
-    boxes, labels, comp_h, comp_w, head = arrange(label_font)
-    comp = np.full((comp_h, comp_w, 3), 255, np.uint8)
-    colors = colormap_colors(cmap, LEVELS)
-    q = normalize_maps(K[..., :chans], -m, m)  # (nk, kh, kw, chans)
-    values: list[tuple[float, float, str, tuple[int, int, int]]] = []
+    while True:
+        _, _, comp_w, _, _ = arrange(cell, round(13 * k))
+        unit = text_unit(comp_w, k)
+        boxes, texts, comp_w, comp_h, head = arrange(cell, unit)
+        margin = max(round(8 * k), round(unit * 1.3))
+        shown = f" · {nk} of {n_all} shown" if nk < n_all else ""
+        bar_w = round(unit * 1.0)
+        cb_total = round(unit * 1.6) + bar_w + round(unit * 0.85 * 7)
+        tsize, ssize = round(unit * 1.3), round(unit * 0.95)
+        sub_parts = [subtitle] if subtitle else []
+        if header and not shared and c_all > chans:
+            sub_parts.append(f"channels 0–{chans - 1} of {c_all}")
+        if header:
+            sub_parts.append(f"{cmap}, each kernel its own scale ±max |kernel|, 0 at the centre"
+                             if filter_scale != "stage" else f"{cmap}, one scale for the stage ±{stage_m:.3g}, "
+                             "0 at the centre")
+            if dil != (1, 1):
+                sub_parts.append(f"dilation {times(*dil)}: grey cells are gaps")
+        avail = max(comp_w + cb_total, round(unit * 24))
+        sub_lines = wrap(sub_parts, ssize, avail) if header else []
+        top = margin
+        if header:
+            top += text_size("Ag", tsize, True)[1] + round(unit * 0.3) + len(sub_lines) * text_size("Ag", ssize)[1] \
+                + round(unit * 0.6)
+        width = max(margin + comp_w + cb_total + margin,
+                    2 * margin + (text_size(title + shown, tsize, True)[0] if header else 0),
+                    2 * margin + max((text_size(x, ssize)[0] for x in sub_lines), default=0))
+        cb_h = max(comp_h - head, round(unit * 6))
+        height = top + max(comp_h, head + cb_h) + margin
+        if max(width, height) <= max_size or cell == 1:
+            break
+        write_values = False
+        cell = max(1, cell * max_size // max(width, height))
+    d = Drawing(width, height, dpi, title=title)
+    if header:
+        d.text(margin, margin, title + shown, tsize, INK_COLOUR, bold=True)
+        y = margin + text_size("Ag", tsize, True)[1] + round(unit * 0.3)
+        for line in sub_lines:
+            d.text(margin, y, line, ssize, SOFT_COLOUR)
+            y += text_size("Ag", ssize)[1]
+    lsize = round(unit * 0.85)
+    for x, y, text, anchor in texts:
+        d.text(margin + x, top + y, text, lsize, SOFT_COLOUR, anchor=anchor)
     for i, p, y, x in boxes:
+        a = own[i]
+        fh, fw = foot[i]
+        px, py = margin + x, top + y
         if p < chans:
-            rgb = colors[q[i, :, :, p]]
+            q = normalize_maps(a[:, :, p:p + 1], -scale_m[i], scale_m[i])[:, :, 0]
+            rgb = _footprint(a[:, :, p], dil, q, colors)
         else:
-            mk = float(np.max(np.abs(K[i]))) or 1.0
-            rgb = np.round(np.clip(0.5 + K[i] / (2 * mk), 0, 1) * 255).astype(np.uint8)
-        comp[y:y + ph, x:x + pw] = np.repeat(np.repeat(rgb, cell, axis=0), cell, axis=1)
-        if write_values and p < chans:
+            mk = mags[i] or 1.0
+            rgb = _footprint(a[:, :, 0], dil, np.zeros(a.shape[:2], np.uint8), colors)
+            rgb[::dil[0], ::dil[1]] = np.round(np.clip(0.5 + a / (2 * mk), 0, 1) * 255).astype(np.uint8)
+        d.add(Raster(px, py, fw * cell, fh * cell, rgb, None, f"kernel {i}" + (f" channel {p}" if p < chans else "")))
+        d.add(Rect(px - 1, py - 1, px + fw * cell + 1, py + fh * cell + 1, outline=(0xC8, 0xC8, 0xC8)))
+        if write_values and small[i] and p < chans:
             lum = (rgb.astype(np.float64) / 255) @ np.array([0.2126, 0.7152, 0.0722])
-            for a in range(kh):
-                for b in range(kw):
-                    text = format_weight(float(K[i, a, b, p]), decimals)
-                    fill = (255, 255, 255) if lum[a, b] < 0.45 else (0x1F, 0x1F, 0x1F)
-                    values.append((x + (b + 0.5) * cell, y + (a + 0.5) * cell, text, fill))
-    im = Image.fromarray(comp)
-    draw = ImageDraw.Draw(im)
-    for x, y, text, anchor in labels:
-        draw.text((x, y), text, font=label_font, fill=(0x5F, 0x5F, 0x5F), anchor=anchor)
-    if values:
-        for x, y, text, fill in values:
-            draw.text((x, y), text, font=vfont, fill=fill, anchor="mm")
-    comp = np.asarray(im)
-    # the figure: the composite 1:1, a title, a colorbar
-    shown = f" · {nk} of {n_all} shown" if nk < n_all else ""
-    sub = subtitle
-    header = bool(title or subtitle)  # neither: a bare picture (``labels: false``)
-    if header and not shared and c_all > chans:
-        sub = (sub + " · " if sub else "") + f"channels 0–{chans - 1} of {c_all}"
-    if header:
-        sub = (sub + " · " if sub else "") + f"{cmap}, 0 at the centre"
-    tpx, spx, cbpx = round(unit * 1.3), round(unit * 0.95), round(unit * 0.85)
-    tfont, sfont = font(tpx, True), font(spx)
-    left, bottom = round(unit * 1.3), round(unit * 1.3)
-    top = left + line_height(tfont) + (line_height(sfont) + round(unit * 0.3) if sub else 0) + round(unit * 0.6)
-    if not header:
-        top = left
-        shown = ""
-    cb_gap, cb_w, cb_text = round(unit * 1.6), round(unit * 1.0), round(cbpx * 4.5)
-    W = max(left + comp_w + cb_gap + cb_w + cb_text,
-            2 * left + max(text_width(tfont, title + shown), text_width(sfont, sub)))
-    cb_h = max(comp_h - head, round(unit * 6))
-    H = top + max(comp_h, head + cb_h) + bottom
-    pt = 72 / dpi
-    fig = Figure(figsize=((W + 0.01) / dpi, (H + 0.01) / dpi), dpi=dpi)  # exactly W × H pixels
-    if header:
-        fig.text(left / W, 1 - left / H, title + shown, ha="left", va="top", fontsize=tpx * pt,
-                 fontweight="bold", color=INK)
-    if sub:
-        fig.text(left / W, 1 - (left + line_height(tfont) + round(unit * 0.3)) / H, sub, ha="left", va="top",
-                 fontsize=spx * pt, color=SOFT)
-    cax = fig.add_axes(((left + comp_w + cb_gap) / W, 1 - (top + head + cb_h) / H, cb_w / W, cb_h / H))
-    fig.colorbar(ScalarMappable(norm=Normalize(-m, m), cmap=cmap), cax=cax)
-    cax.tick_params(labelsize=cbpx * pt, colors=SOFT)
-    pixels = figure_pixels(fig)
-    # paste the composite 1:1 (much faster than letting matplotlib resample it)
-    pixels[top:top + comp_h, left:left + comp_w] = comp
-    return pixels
+            for r in range(a.shape[0]):
+                for c in range(a.shape[1]):
+                    yy, xx = r * dil[0], c * dil[1]
+                    fill = (255, 255, 255) if lum[yy, xx] < 0.45 else INK_COLOUR
+                    d.text(px + (xx + 0.5) * cell, py + (yy + 0.5) * cell,
+                           format_weight(float(a[r, c, p]), decimals[i]), vsize, fill, anchor="mm")
+    half = Scale(np.array([-stage_m]), np.array([stage_m]), 0, LEVELS - 1, np.array([-stage_m]),
+                 np.array([stage_m]), np.array([-1]), "fixed" if filter_scale == "stage" else "map", True, None, None,
+                 0.0)
+    cb_x = margin + comp_w + round(unit * 1.6)
+    colorbar_items(d, (top + head, cb_x, top + head + cb_h, cb_x + bar_w), half, grid_palette(cmap), unit, k,
+                   noun="kernel")
+    return d

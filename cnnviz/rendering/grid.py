@@ -1,27 +1,58 @@
-"""A stage's feature maps as one picture: colormapped tiles, title, indices, range labels and colorbar.
+"""A stage's feature maps as one picture: tiles, their names and ranges, a title and a colorbar.
 
-The grid is composed as one array of 8-bit palette indices and written as a
-palette PNG whose palette is the colormap, with the text drawn by Pillow in
-the margins; no matplotlib figure is made for a grid.
+The rules the picture keeps (SPEC §3, "Pictures tell the truth"):
+
+* each tile's range label is its data's own min … max; the colour scale (its
+  own, shared, centred or clipped) is what the colorbar and subtitle show;
+* a stage all ≥ 0 under a diverging colormap uses its upper half only (0 the
+  centre colour) and its colorbar shows only that half; a constant map is
+  drawn in the colour its value has (:func:`~cnnviz.rendering.scale.stage_scale`);
+* ``dpi`` scales everything — maps, text, lines, gaps — so dpi 300 is the
+  dpi 100 picture at three times the resolution;
+* no side is longer than ``max_size``: the zoom steps down, then the maps are
+  shrunk by area averaging (the subtitle says "shown at 1:N"), and only when
+  even that does not fit are fewer (the strongest) maps shown;
+* no label is dropped: a tile whose name and range do not fit on one line
+  gets two, and a column is as wide as its labels need.
+
+The picture is a :class:`~cnnviz.rendering.canvas.Drawing`: the PNG (a
+palette image), SVG and PDF are made from the same layout.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..formatting import short_number, times
 from ..pipeline import Layer
-from .layout import GridLayout, compose_grid, grid_layout
-from .palette import BACKGROUND, FRAME, INK, LEVELS, SOFT, grid_palette, resolve_center
-from .scale import normalize_maps, select_maps, value_limits
-from .text import Fonts, colorbar_ticks, line_height, stamp, text_width
+from .canvas import FRAME_COLOUR, INK_COLOUR, SOFT_COLOUR, Drawing, Line, Raster, Rect, rasterize, text_size
+from .layout import auto_scale, grid_shape
+from .palette import grid_palette, resolve_center
+from .scale import Scale, area_average, select_maps, stage_scale
+from .text import nice_ticks, tick_label
 
-__all__ = ["grid_title", "scale_text", "stage_file_name", "GridPicture", "render_grid", "stage_grid"]
+__all__ = ["MAX_SIZE", "grid_title", "scale_text", "stage_file_name", "GridLayout", "GridPicture", "text_unit",
+           "wrap", "colorbar_items", "render_grid", "stage_grid"]
+
+#: The longest side of any picture, in pixels, unless ``render.max_size`` says otherwise.
+MAX_SIZE = 4096
+#: Tiles are not made smaller than this (device pixels, at dpi 100) before fewer maps are shown.
+MIN_TILE_PX = 24
+
+
+def text_unit(width: float, k: float) -> int:
+    """The base text size (device pixels) of a picture ``width`` device pixels wide at ``k`` = dpi / 100.
+
+    It grows with the picture (1/64 of its width, 13 to 34 at dpi 100) so that
+    text stays legible when a large picture is shrunk onto a slide.
+    """
+    return max(9, round(min(max(width / k / 64, 13), 34) * k))
 
 
 def grid_title(index: int, name: str, stype: str, shape: Sequence[int], shown: int | None = None,
@@ -37,68 +68,231 @@ def grid_title(index: int, name: str, stype: str, shape: Sequence[int], shown: i
     return t
 
 
-def scale_text(normalize: str, centred: bool, cmap: str, lo: float, hi: float) -> str:
-    if normalize == "fixed":
-        s = f"one scale shared with other images, {short_number(lo)} … {short_number(hi)}"
-    elif normalize == "map":
-        s = "each map scaled to its own range"
-    elif normalize == "layer":
-        s = f"one scale for the stage, {short_number(lo)} … {short_number(hi)}"
+def scale_text(scale: Scale, cmap: str) -> str:
+    """What the colours mean, in words: ``RdBu_r · each map its own range · 0 at the centre``."""
+    lo, hi = (float(scale.lo[0]), float(scale.hi[0])) if len(scale.lo) else (0.0, 0.0)
+    if scale.mode == "map":
+        s = "each map its own range"
     else:
-        s = f"one scale for the whole run, {short_number(lo)} … {short_number(hi)}"
-    if centred:
-        s += " · 0 at the centre"
+        what = {"layer": "one scale for the stage", "global": "one scale for the whole run",
+                "fixed": "one scale shared with other images"}[scale.mode]
+        s = f"{what}, {short_number(lo)} … {short_number(hi)}"
+    if scale.centred:
+        s += " · 0 at the centre" + {"positive": ", all values ≥ 0", "negative": ", all values ≤ 0"}.get(
+            scale.half or "", "")
+    if scale.clip:
+        s += f" · range clipped at the {short_number(scale.clip)}th percentile"
     return f"{cmap} · {s}"
 
 
 _UNSAFE = re.compile(r"[^\w.-]")
 
 
-def stage_file_name(index: int, name: str, width: int = 2, prefix: str = "") -> str:
+def stage_file_name(index: int, name: str, width: int = 2, prefix: str = "", ext: str = "png") -> str:
     """``NN_<name>.png`` (``prefix`` ``filters_`` for the kernels picture)."""
-    return f"{prefix}{index:0{width}d}_{_UNSAFE.sub('_', name)}.png"
+    return f"{prefix}{index:0{width}d}_{_UNSAFE.sub('_', name)}.{ext}"
+
+
+def wrap(parts: Sequence[str], size: int, width: int, sep: str = " · ") -> list[str]:
+    """Join ``parts`` with ``sep`` into lines no wider than ``width`` pixels at text ``size`` (a part never splits)."""
+    lines: list[str] = []
+    for p in (p for p in parts if p):
+        if lines and text_size(lines[-1] + sep + p, size)[0] <= width:
+            lines[-1] += sep + p
+        else:
+            lines.append(p)
+    return lines
+
+
+@dataclass(frozen=True)
+class GridLayout:
+    """Where everything goes in a grid picture (device pixels, origin top left).
+
+    Attributes
+    ----------
+    n, rows, cols : int
+        Tiles shown and their arrangement.
+    map_h, map_w : int
+        A map's size in its own cells.
+    zoom : float
+        Picture pixels per map cell: an integer zoom, or ``1 / shrink``.
+    shrink : int
+        Maps were area-averaged by this factor (1: not shrunk).
+    tile_h, tile_w : int
+        A tile's size.
+    slot_w : int
+        A column's width (at least the tile's, wider when its labels need it).
+    gap, header : int
+        Pixels between tiles; the label strip above each tile.
+    top, left : int
+        Where the first tile's label strip starts.
+    width, height : int
+        The whole picture.
+    colorbar : (top, left, bottom, right) or None
+        The colour strip (exclusive bottom/right).
+    unit : int
+        The base text size.
+    """
+
+    n: int
+    rows: int
+    cols: int
+    map_h: int
+    map_w: int
+    zoom: float
+    shrink: int
+    tile_h: int
+    tile_w: int
+    slot_w: int
+    gap: int
+    header: int
+    top: int
+    left: int
+    width: int
+    height: int
+    colorbar: tuple[int, int, int, int] | None
+    unit: int
+    title_lines: tuple[str, ...] = ()
+    two_line_labels: bool = False
+
+    @property
+    def scale(self) -> int | float:
+        """The zoom: an int when it is a whole number of pixels per map cell."""
+        return int(self.zoom) if float(self.zoom).is_integer() else self.zoom
+
+    @property
+    def grid_h(self) -> int:
+        return self.rows * (self.header + self.tile_h) + (self.rows - 1) * self.gap
+
+    @property
+    def grid_w(self) -> int:
+        return self.cols * self.slot_w + (self.cols - 1) * self.gap
+
+    def tile_box(self, i: int) -> tuple[int, int, int, int]:
+        """(top, left, bottom, right) of tile ``i`` (0-based position in the grid)."""
+        r, c = divmod(i, self.cols)
+        top = self.top + r * (self.header + self.tile_h + self.gap) + self.header
+        left = self.left + c * (self.slot_w + self.gap) + (self.slot_w - self.tile_w) // 2
+        return top, left, top + self.tile_h, left + self.tile_w
 
 
 @dataclass
 class GridPicture:
-    """A rendered grid: write it with ``write_png(path, pixels, palette)``.
+    """A rendered grid: its drawing, and what it shows.
 
-    Attributes
-    ----------
-    pixels : ndarray (height, width) uint8
-        Palette indices; ``0 .. LEVELS-1`` are colormap colours.
-    palette : ndarray (256, 3) uint8
-    layout : GridLayout
-        ``layout.tile_box(j)`` is where the j-th shown map is.
-    indices : ndarray (k,) int
-        The channels shown, in order.
-    lo, hi : ndarray (k,) float64
-        The value of the lowest and highest colour of each shown map.
-    colorbar : (lo, hi) or None
-        The range of the colorbar, when one is drawn.
-    title : str
+    ``pixels`` and ``palette`` (the PNG: palette indices, and the 256 colours)
+    are made from ``drawing`` on first use.
     """
 
-    pixels: np.ndarray
-    palette: np.ndarray
+    drawing: Drawing
     layout: GridLayout
     indices: np.ndarray
-    lo: np.ndarray
-    hi: np.ndarray
+    scale: Scale
     colorbar: tuple[float, float] | None
     title: str
+    _raster: tuple[np.ndarray, np.ndarray | None] | None = field(default=None, repr=False)
+
+    def _px(self) -> tuple[np.ndarray, np.ndarray | None]:
+        if self._raster is None:
+            self._raster = rasterize(self.drawing)
+        return self._raster
+
+    @property
+    def pixels(self) -> np.ndarray:
+        return self._px()[0]
+
+    @property
+    def palette(self) -> np.ndarray | None:
+        return self._px()[1]
+
+    @property
+    def lo(self) -> np.ndarray:
+        """The value of the lowest colour used, per shown map."""
+        return self.scale.lo[self.indices]
+
+    @property
+    def hi(self) -> np.ndarray:
+        return self.scale.hi[self.indices]
+
+
+def _zooms(s0: int, k: float, h: int, w: int) -> list[tuple[float, int]]:
+    """(zoom, shrink) candidates, largest first: integer zooms × dpi, then whole picture pixels, then 1:N."""
+    out: list[tuple[float, int]] = [(s * k, 1) for s in range(max(1, s0), 0, -1)]
+    out += [(float(z), 1) for z in range(math.floor(k) - (1 if k == math.floor(k) else 0), 0, -1) if z < k]
+    longest = max(h, w)
+    n = 2
+    while longest / n * k >= 2:
+        out.append((k / n, n))
+        n += 1 if n < 8 else max(1, n // 4)
+    seen: set[float] = set()
+    return [(z, sh) for z, sh in sorted(out, key=lambda t: -t[0]) if not (z in seen or seen.add(z))]
+
+
+def colorbar_items(d: Drawing, box: tuple[int, int, int, int], scale: Scale, palette: np.ndarray, unit: int,
+                   k: float, noun: str = "map") -> None:
+    """Add a colorbar for ``scale`` in ``box``: only the colours the scale uses; numbers when it is shared."""
+    top, left, bottom, right = box
+    n = bottom - top
+    strip = np.round(np.linspace(scale.c_hi, scale.c_lo, max(n, 1))).astype(np.uint8)[:, None]
+    d.add(Rect(left - 1, top - 1, right + 1, bottom + 1, outline=SOFT_COLOUR))
+    d.add(Raster(left, top, right - left, n, strip, palette, "colorbar"))
+    size = round(unit * 0.85)
+    tick = max(2, round(4 * k))
+
+    def mark(y: float, text: str) -> None:
+        yy = top + round(y)
+        d.add(Line(right, yy, right + tick, yy, SOFT_COLOUR, max(1, round(k))))
+        d.text(right + tick + round(3 * k), yy, text, size, INK_COLOUR, anchor="lm")
+
+    lo, hi = float(scale.lo[0]), float(scale.hi[0])
+    if scale.shared and hi > lo:
+        count = max(2, min(7, n // (size * 2) + 1))
+        ticks = nice_ticks(lo, hi, count)
+        step = ticks[1] - ticks[0] if len(ticks) > 1 else hi - lo
+        for v in ticks:
+            mark((hi - v) / (hi - lo) * (n - 1), tick_label(v, step))
+    elif scale.shared:
+        mark((n - 1) / 2, short_number(lo))
+    elif scale.half == "positive":
+        mark(0, f"{noun} max")
+        mark(n - 1, "0")
+    elif scale.half == "negative":
+        mark(0, "0")
+        mark(n - 1, f"{noun} min")
+    elif scale.centred:
+        mark(0, f"+max |{noun}|")
+        mark((n - 1) / 2, "0")
+        mark(n - 1, f"−max |{noun}|")
+    else:
+        mark(0, f"{noun} max")
+        mark(n - 1, f"{noun} min")
+
+
+def _colorbar_labels(scale: Scale, n_px: int, size: int) -> list[str]:
+    if scale.shared:
+        lo, hi = float(scale.lo[0]), float(scale.hi[0])
+        if hi <= lo:
+            return [short_number(lo)]
+        labels = []
+        for count in range(2, 8):
+            ticks = nice_ticks(lo, hi, count)
+            step = ticks[1] - ticks[0] if len(ticks) > 1 else hi - lo
+            labels += [tick_label(v, step) for v in ticks]
+        return labels
+    return ["map max", "map min", "+max |map|", "−max |map|"]
 
 
 def render_grid(
     maps: np.ndarray,
     *,
     title: str = "",
-    subtitle: str = "",
+    subtitle: str | Sequence[str] = "",
     cmap: str = "gray",
     normalize: str = "map",
     center: bool = False,
     global_range: tuple[float, float] | None = None,
     limits: tuple[float, float] | None = None,
+    clip: float | None = None,
     max_maps: int = 64,
     columns: int | None = None,
     scale: int | None = None,
@@ -106,117 +300,186 @@ def render_grid(
     colorbar: bool = True,
     dpi: int = 100,
     ranges: bool | None = None,
+    max_size: int = MAX_SIZE,
+    tile_names: Sequence[str] | None = None,
+    reference: float = 0.0,
+    heading: Any = None,
 ) -> GridPicture:
     """Colormap and tile a stage's maps into one picture.
 
     Parameters
     ----------
     maps : ndarray (H, W, N)
-    title, subtitle : str
-        Drawn above the grid (when ``labels``).  A title saying "k of N shown"
-        is the caller's (see :func:`grid_title`).
-    cmap : str
-        A matplotlib colormap name.
-    normalize, center, global_range :
-        See :func:`value_limits`.
-    limits : (lo, hi), optional
-        Fixed range for every map (overrides ``normalize``).
+    title : str
+        The first line (bold).  ``heading(shown, total)`` may build it once
+        the number of maps shown is known.
+    subtitle : str or list of str
+        Parts of the second line(s), joined with `` · `` and wrapped; when the
+        maps had to be shrunk to fit ``max_size``, ``shown at 1:N`` is added.
+    cmap, normalize, center, global_range, limits, clip, reference :
+        The colour scale (:func:`~cnnviz.rendering.scale.stage_scale`).
     max_maps : int
-        More maps than this: the strongest are shown (:func:`select_maps`).
+        More maps than this: the strongest are shown (:func:`~cnnviz.rendering.scale.select_maps`).
     columns, scale : int, optional
-        Grid columns (default near-square) and integer zoom (default
-        :func:`auto_scale`).
+        Grid columns (default near-square) and integer zoom at dpi 100
+        (default :func:`~cnnviz.rendering.layout.auto_scale`).
     labels : bool
-        Title and tile indices.
+        Title, tile names and ranges.
     colorbar : bool
-        Draw a colorbar when the scale is shared (``layer``, ``global`` or ``limits``).
+        Draw the colorbar (numbers for a shared scale; what the ends mean for ``map``).
     dpi : int
-        Text is sized for this resolution (100 = the nominal size).
+        Everything is drawn at ``dpi / 100`` times its size at 100.
     ranges : bool, optional
-        Write each tile's value range beside its index (default: for ``map``).
+        Write each tile's own data range [yes].
+    max_size : int
+        The longest side of the picture, in pixels.
+    tile_names : list of str, optional
+        One name per channel (``sobel_x``), written after its index.
 
     Returns
     -------
     GridPicture
     """
-    h, w, n = maps.shape
-    idx = select_maps(maps, max_maps)
-    if limits is not None:
-        lo_all, hi_all = np.full(n, float(limits[0])), np.full(n, float(limits[1]))
-        shared = True
-    else:
-        lo_all, hi_all = value_limits(maps, normalize, center=center, global_range=global_range)
-        shared = normalize != "map"
-    lo, hi = lo_all[idx], hi_all[idx]
-    q = normalize_maps(maps[:, :, idx] if len(idx) < n else maps, lo, hi)
-    title_lines = (1 if title else 0) + (1 if subtitle else 0)
-    want_bar = bool(colorbar and shared)
-    bar = (float(lo_all[0]), float(hi_all[0])) if want_bar else None
-    layout, fonts = grid_layout(len(idx), h, w, columns=columns, scale=scale, labels=labels,
-                                colorbar=want_bar, dpi=dpi, title_lines=title_lines, colorbar_range=bar)
-    if labels and title:
-        need = max(text_width(fonts.title, title), text_width(fonts.subtitle, subtitle))
-        if need > layout.width - 2 * layout.left:
-            layout, fonts = grid_layout(len(idx), h, w, columns=columns, scale=scale, labels=labels,
-                                        colorbar=want_bar, dpi=dpi, title_lines=title_lines,
-                                        min_width=need, colorbar_range=bar)
-    canvas = np.full((layout.height, layout.width), BACKGROUND, np.uint8)
-    grid = compose_grid(q, layout.rows, layout.cols, scale=layout.scale, gap=layout.gap,
-                        header=layout.header, fill=BACKGROUND)
-    canvas[layout.top:layout.top + grid.shape[0], layout.left:layout.left + grid.shape[1]] = grid
-    frames(canvas, layout)
-    if labels:
-        y = layout.left  # the top margin equals the side margin
-        if title:
-            stamp(canvas, layout.left, y, title, fonts.title, INK)
-            y += line_height(fonts.title) + round(fonts.unit * 0.2)
-        if subtitle:
-            stamp(canvas, layout.left, y, subtitle, fonts.subtitle, SOFT)
-        show_ranges = (normalize == "map" and limits is None) if ranges is None else ranges
-        for j, ch in enumerate(idx):
-            top, left, _, right = layout.tile_box(j)
-            y = top - layout.header + max(0, (layout.header - line_height(fonts.label)) // 2 - 1)
-            wi = stamp(canvas, left, y, str(int(ch)), fonts.label, INK)
+    h, w, total = maps.shape
+    k = dpi / 100
+    sc = stage_scale(maps, normalize, center=center, global_range=global_range, limits=limits, clip=clip,
+                     reference=reference)
+    palette = grid_palette(cmap)
+    show_ranges = labels and (True if ranges is None else ranges)
+    want_bar = bool(colorbar)
+    n = min(total, max_maps)
+    while True:
+        idx = select_maps(maps, n)
+        head = heading(len(idx), total) if heading is not None else title
+        lay = _fit(idx, h, w, k, sc, head, subtitle, columns=columns, scale=scale, labels=labels,
+                   show_ranges=show_ranges, colorbar=want_bar, max_size=max_size, tile_names=tile_names)
+        if lay is not None or n == 1:
+            break
+        n = max(1, math.ceil(n * 0.7))
+    if lay is None:  # one map that cannot fit: the smallest zoom there is
+        lay = _fit(idx, h, w, k, sc, head, subtitle, columns=columns, scale=scale, labels=labels,
+                   show_ranges=show_ranges, colorbar=want_bar, max_size=max_size, tile_names=tile_names,
+                   force=True)
+        assert lay is not None
+    d = Drawing(lay.width, lay.height, dpi, title=head)
+    shown = maps[:, :, idx] if len(idx) < total else maps
+    data = area_average(shown, lay.shrink)
+    q = sc.indices(data, idx)
+    margin = lay.left
+    if labels and lay.title_lines:
+        y = margin
+        d.text(margin, y, lay.title_lines[0], round(lay.unit * 1.3), INK_COLOUR, bold=True)
+        y += text_size("Ag", round(lay.unit * 1.3), True)[1] + round(lay.unit * 0.2)
+        for line in lay.title_lines[1:]:
+            d.text(margin, y, line, round(lay.unit * 0.95), SOFT_COLOUR)
+            y += text_size("Ag", round(lay.unit * 0.95))[1]
+    label_size = round(lay.unit * 0.85)
+    line_h = text_size("Ag", label_size)[1]
+    t = max(1, round(k))
+    for j, ch in enumerate(idx):
+        top, left, bottom, right = lay.tile_box(j)
+        d.add(Rect(left - t, top - t, right + t, bottom + t, outline=FRAME_COLOUR, width=t))
+        d.add(Raster(left, top, right - left, bottom - top, q[:, :, j], palette, f"map {int(ch)}"))
+        if labels:
+            slot_left = lay.left + (j % lay.cols) * (lay.slot_w + lay.gap)
+            y = top - lay.header + max(0, round(lay.unit * 0.1))
+            d.text(slot_left, y, _tile_name(int(ch), tile_names), label_size, INK_COLOUR)
             if show_ranges:
-                text = f"{short_number(float(lo[j]))} … {short_number(float(hi[j]))}"
-                if text_width(fonts.label, text) + wi + 8 <= right - left:
-                    stamp(canvas, right, y, text, fonts.label, SOFT, align="right")
-    if bar is not None and layout.colorbar is not None:
-        draw_colorbar(canvas, layout.colorbar, bar, fonts)
-    return GridPicture(canvas, grid_palette(cmap), layout, idx, lo, hi, bar, title)
+                text = f"{short_number(float(sc.data_lo[ch]))} … {short_number(float(sc.data_hi[ch]))}"
+                if lay.two_line_labels:
+                    d.text(slot_left, y + line_h, text, label_size, SOFT_COLOUR)
+                else:
+                    d.text(slot_left + lay.slot_w, y, text, label_size, SOFT_COLOUR, anchor="ra")
+    bar = None
+    if want_bar and lay.colorbar is not None:
+        colorbar_items(d, lay.colorbar, sc, palette, lay.unit, k)
+        if sc.shared:
+            bar = (float(sc.lo[0]), float(sc.hi[0]))
+    return GridPicture(d, lay, idx, sc, bar, head)
 
 
-def frames(canvas: np.ndarray, layout: GridLayout) -> None:
-    """A 1-pixel frame just outside every tile (in the gap)."""
-    if layout.gap < 2:
-        return
-    H, W = canvas.shape
-    for j in range(layout.n):
-        top, left, bottom, right = layout.tile_box(j)
-        t0, l0, b0, r0 = max(top - 1, 0), max(left - 1, 0), min(bottom, H - 1), min(right, W - 1)
-        canvas[t0, l0:r0 + 1] = FRAME
-        canvas[b0, l0:r0 + 1] = FRAME
-        canvas[t0:b0 + 1, l0] = FRAME
-        canvas[t0:b0 + 1, r0] = FRAME
+def _tile_name(ch: int, names: Sequence[str] | None) -> str:
+    return f"{ch} · {names[ch]}" if names is not None and ch < len(names) and names[ch] else str(ch)
 
 
-def draw_colorbar(canvas: np.ndarray, box: tuple[int, int, int, int], rng: tuple[float, float], fonts: Fonts) -> None:
-    top, left, bottom, right = box
-    lo, hi = rng
-    n = bottom - top
-    col = np.round(np.linspace(LEVELS - 1, 0, n)).astype(np.uint8)
-    canvas[top:bottom, left:right] = col[:, None]
-    ink = SOFT[-1]
-    canvas[top - 1, left - 1:right + 1] = ink
-    canvas[bottom, left - 1:right + 1] = ink
-    canvas[top - 1:bottom + 1, left - 1] = ink
-    canvas[top - 1:bottom + 1, right] = ink
-    lh = line_height(fonts.tick)
-    for v, text in colorbar_ticks(lo, hi, max(2, min(7, n // (lh * 2) + 1))):
-        y = top + (round((hi - v) / (hi - lo) * (n - 1)) if hi > lo else n - 1)
-        canvas[y, right:right + 4] = ink
-        ty = min(max(y - lh // 2, top - lh // 2), bottom - lh // 2)
-        stamp(canvas, right + 6, ty, text, fonts.tick, INK)
+def _fit(idx: np.ndarray, h: int, w: int, k: float, sc: Scale, title: str, subtitle: str | Sequence[str], *,
+         columns: int | None, scale: int | None, labels: bool, show_ranges: bool, colorbar: bool, max_size: int,
+         tile_names: Sequence[str] | None, force: bool = False) -> GridLayout | None:
+    """The largest layout of ``idx``'s maps that fits ``max_size`` (None: none does, with tiles of a useful size)."""
+    n = len(idx)
+    rows0, cols0 = grid_shape(n, columns, aspect=w / max(h, 1))
+    s0 = scale or auto_scale(h, w, rows0, cols0)
+    parts = [subtitle] if isinstance(subtitle, str) else list(subtitle)
+    names = [_tile_name(int(c), tile_names) for c in idx]
+    rng = [f"{short_number(float(sc.data_lo[c]))} … {short_number(float(sc.data_hi[c]))}" for c in idx]
+    last = None
+    for zoom, shrink in _zooms(s0, k, h, w):
+        tile_h = max(1, round((h if shrink == 1 else -(-h // shrink)) * (zoom if shrink == 1 else k)))
+        tile_w = max(1, round((w if shrink == 1 else -(-w // shrink)) * (zoom if shrink == 1 else k)))
+        if min(tile_h, tile_w) < MIN_TILE_PX * k and not force and last is not None:
+            return None
+        here = parts + ([f"shown at 1:{shrink}"] if shrink > 1 else [])
+        lay = _layout(n, h, w, zoom, shrink, tile_h, tile_w, k, sc, title, here, names, rng, columns=columns,
+                      labels=labels, show_ranges=show_ranges, colorbar=colorbar)
+        last = lay
+        if max(lay.width, lay.height) <= max_size:
+            return lay
+    return last if force else None
+
+
+def _layout(n: int, h: int, w: int, zoom: float, shrink: int, tile_h: int, tile_w: int, k: float, sc: Scale,
+            title: str, parts: list[str], names: list[str], rng: list[str], *, columns: int | None, labels: bool,
+            show_ranges: bool, colorbar: bool) -> GridLayout:
+    rows, cols = grid_shape(n, columns, aspect=tile_w / max(tile_h, 1))
+    unit = text_unit(cols * tile_w, k)
+    for _ in range(2):  # the text size follows the width, which follows the labels' widths
+        label_size = round(unit * 0.85)
+        line_h = text_size("Ag", label_size)[1]
+        left_w = max((text_size(t, label_size)[0] for t in names), default=0) if labels else 0
+        right_w = max((text_size(t, label_size)[0] for t in rng), default=0) if show_ranges else 0
+        pad = round(unit * 0.6)
+        two = show_ranges and left_w + pad + right_w > tile_w
+        need = (max(left_w, right_w) if two else left_w + (pad + right_w if show_ranges else 0))
+        slot_w = max(tile_w, need)
+        header = (line_h * (2 if two else 1) + round(unit * 0.3)) if labels else 0
+        if not columns:
+            rows, cols = grid_shape(n, None, aspect=slot_w / max(tile_h + header, 1))
+        gap = max(round(4 * k), round(unit * 0.5))
+        grid_w = cols * slot_w + (cols - 1) * gap
+        new_unit = text_unit(grid_w, k)
+        if new_unit == unit:
+            break
+        unit = new_unit
+    margin = max(round(8 * k), unit)
+    grid_h = rows * (header + tile_h) + (rows - 1) * gap
+    cb_w = 0
+    bar_w = max(round(12 * k), round(unit * 1.1))
+    if colorbar:
+        size = round(unit * 0.85)
+        widest = max(text_size(t, size)[0] for t in _colorbar_labels(sc, grid_h, size))
+        cb_w = max(margin, round(unit * 1.2)) + bar_w + round(4 * k) + round(3 * k) + widest
+    body_w = grid_w + cb_w
+    lines: tuple[str, ...] = ()
+    title_h = 0
+    if labels and (title or any(parts)):
+        avail = max(body_w, text_size(title, round(unit * 1.3), True)[0] if title else 0, round(unit * 24))
+        sub = wrap(parts, round(unit * 0.95), avail)
+        lines = (title, *sub)
+        title_h = (text_size("Ag", round(unit * 1.3), True)[1] + round(unit * 0.2)
+                   + len(sub) * text_size("Ag", round(unit * 0.95))[1] + round(margin * 0.6))
+        body_w = max(body_w, text_size(title, round(unit * 1.3), True)[0],
+                     max((text_size(x, round(unit * 0.95))[0] for x in sub), default=0))
+    top = margin + title_h
+    cbar = None
+    if colorbar:
+        x0 = margin + grid_w + max(margin, round(unit * 1.2))
+        y0 = top + header
+        y1 = max(top + grid_h, y0 + 4 * unit)
+        cbar = (y0, x0, y1, x0 + bar_w)
+    width = margin + body_w + margin
+    height = max(top + grid_h, cbar[2] if cbar else 0) + margin
+    return GridLayout(n, rows, cols, h, w, zoom if shrink == 1 else 1 / shrink, shrink, tile_h, tile_w, slot_w,
+                      gap, header, top, margin, width, height, cbar, unit, lines, bool(labels and two))
 
 
 def stage_grid(
@@ -226,8 +489,10 @@ def stage_grid(
     global_range: tuple[float, float] | None = None,
     width: int = 2,
     limits: tuple[float, float] | None = None,
+    reference: float = 0.0,
+    tile_names: Sequence[str] | None = None,
 ) -> GridPicture:
-    """The grid picture of one stage, exactly as :func:`render` draws it.
+    """The grid picture of one stage, exactly as the writer draws it.
 
     Parameters
     ----------
@@ -240,26 +505,31 @@ def stage_grid(
     width : int
         Digits of the stage index in the title (2, or more for 100+ stages).
     limits : (lo, hi), optional
-        A fixed colour range for every map of the stage (e.g. shared by all
-        the images of a ``cnnviz batch --shared-scale``), used as it is:
-        pass it through :func:`fixed_limits` first to centre it.  It
-        replaces ``normalize``, and a colorbar is drawn (``render.colorbar``).
+        A fixed colour range for every map of the stage (shared by the
+        images of a ``cnnviz batch --shared-scale``); replaces ``normalize``.
+    reference : float
+        The largest magnitude of the stage's input: values that differ by
+        less than 1e-6 of it are drawn equal.
+    tile_names : list of str, optional
+        A name per channel [the stage type's own: a conv's kernel sources].
     """
     y = layer.output
-    cmap, normalize = render_opts["cmap"], render_opts["normalize"]
-    centred = resolve_center(render_opts["center"], cmap)
-    n = y.shape[2]
-    idx = select_maps(y, int(render_opts["max_maps"]))
-    title = grid_title(layer.index, layer.name, layer.type, y.shape, len(idx), n, width=width)
-    if limits is not None:
-        scale_txt = scale_text("fixed", centred, cmap, float(limits[0]), float(limits[1]))
-    else:
-        lo_all, hi_all = value_limits(y, normalize, center=centred, global_range=global_range)
-        scale_txt = scale_text(normalize, centred, cmap, float(lo_all[0]), float(hi_all[0]))
-    desc = layer.stage.describe() if layer.stage is not None else ""
-    sub = f"{desc} · {scale_txt}" if desc else scale_txt
-    return render_grid(y, title=title, subtitle=sub, cmap=cmap, normalize=normalize, center=centred,
-                       global_range=global_range, limits=limits, max_maps=int(render_opts["max_maps"]),
-                       columns=render_opts["columns"], scale=render_opts["scale"],
-                       labels=bool(render_opts["labels"]), colorbar=bool(render_opts["colorbar"]),
-                       dpi=int(render_opts["dpi"]))
+    o = render_opts
+    cmap = o["cmap"]
+    centred = resolve_center(o["center"], cmap)
+    ps = layer.stage
+    desc = ps.describe() if ps is not None else ""
+    names = tile_names if tile_names is not None else (ps.tile_labels() if ps is not None else None)
+
+    def heading(shown: int, total: int) -> str:
+        return grid_title(layer.index, layer.name, layer.type, y.shape, shown, total, width=width)
+
+    probe = stage_scale(y, o["normalize"], center=centred, global_range=global_range, limits=limits,
+                        clip=o.get("clip"), reference=reference)
+    pic = render_grid(y, title="", subtitle=[desc, scale_text(probe, cmap)], cmap=cmap, normalize=o["normalize"],
+                      center=centred, global_range=global_range, limits=limits, clip=o.get("clip"),
+                      max_maps=int(o["max_maps"]), columns=o["columns"], scale=o["scale"],
+                      labels=bool(o["labels"]), colorbar=bool(o["colorbar"]), dpi=int(o["dpi"]),
+                      max_size=int(o.get("max_size") or MAX_SIZE), tile_names=names, reference=reference,
+                      heading=heading)
+    return pic

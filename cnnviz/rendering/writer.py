@@ -24,11 +24,14 @@ from ..formatting import short_number, times
 from ..io.images import image_label, resolve_image
 from ..io.pngio import atomic_write, write_png
 from ..pipeline import Layer
-from .grid import grid_title, render_grid, stage_file_name, stage_grid
+from .bars import bar_chart
+from .canvas import Drawing, rasterize
+from .filters import filter_figure
+from .grid import MAX_SIZE, GridPicture, grid_title, render_grid, stage_file_name, stage_grid
 from .manifest import build_manifest, config_text, jsonable, manifest_json, output_stats, png_text
-from .overview import OverviewRow, input_rgb, render_input, render_overview
-from .palette import LEVELS, colormap_colors, is_diverging, resolve_center
-from .scale import fixed_limits, is_vector, normalize_maps, run_range, select_maps, value_limits
+from .overview import OverviewRow, OverviewZoom, input_rgb, overview_zoom, render_input, render_overview
+from .palette import grid_palette, is_diverging, resolve_center
+from .scale import Scale, fixed_limits, is_vector, run_range, select_maps
 
 __all__ = ["OWN_FILE", "OWN_TEMP", "remove_orphaned_temps", "previous_files", "Writer", "render"]
 
@@ -116,6 +119,10 @@ class Writer:
         self.stats: dict[int, Mapping[str, Any]] = {}
         self.image_shape: tuple[int, ...] | None = None
         self._rgb: dict[int, bool] = {0: True}  # does position k still hold the image's R, G, B channels?
+        self._magnitude: dict[int, float] = {}
+        self._names: dict[int, list[str] | None] = {0: None}  # each position's channel names (kernel sources)  # largest |value| at each position: what "equal" is measured against
+        self.grids: dict[int, GridPicture] = {}  # every grid drawn (its layout: where each map's tiles are)
+        self.zoom = OverviewZoom(1, self.dpi / 100)
         self._stack = contextlib.ExitStack()
         self._zip: Any = None
         if save_arrays:
@@ -147,9 +154,25 @@ class Writer:
     def overview_maps(self) -> int:
         return min(5, int(self.opts["max_maps"]))
 
-    def png(self, name: str, pixels: np.ndarray, palette: np.ndarray | None, title: str, stage: str) -> str:
-        write_png(self.out / name, pixels, palette,
-                  text=png_text(self.config_text, self.label, title=title, stage=stage), dpi=self.dpi)
+    @property
+    def max_size(self) -> int:
+        return int(self.opts.get("max_size") or MAX_SIZE)
+
+    @property
+    def fmt(self) -> str:
+        return str(self.opts.get("format") or "png")
+
+    def picture(self, stem: str, drawing: Drawing, stage: str) -> str:
+        """Write ``drawing`` as ``<stem>.<format>`` with the run's metadata; its file name."""
+        name = f"{stem}.{self.fmt}"
+        text = png_text(self.config_text, self.label, title=drawing.title, stage=stage)
+        if self.fmt == "png":
+            pixels, palette = rasterize(drawing)
+            write_png(self.out / name, pixels, palette, text=text, dpi=self.dpi)
+        else:
+            from .vector import write_vector
+
+            write_vector(self.out / name, drawing, self.fmt, text)
         self.written.append(self.out / name)
         return name
 
@@ -158,24 +181,36 @@ class Writer:
         image = np.asarray(image)
         self.image_shape = tuple(int(v) for v in image.shape)
         img = image[:, :, None] if image.ndim == 2 else image
+        self._magnitude[0] = float(np.max(np.abs(img))) if img.size else 0.0
         stem = f"{0:0{self.width}d}_input"
         title = f"{0:0{self.width}d} input · {times(*img.shape)}"
-        sub = (self.label or "the input as the stack sees it") + " · values 0 … 1"
+        lo, hi = (float(img.min()), float(img.max())) if img.size else (0.0, 0.0)
+        sub = (self.label or "the input as the stack sees it") + f" · values {short_number(lo)} … {short_number(hi)}"
         o = self.opts
-        if img.shape[2] in (1, 3):
-            pixels = render_input(img, title, sub, scale=o["scale"], labels=self.labels, dpi=self.dpi)
-            self.input_files.append(self.png(f"{stem}.png", pixels, None, title, stem))
-            tiles = [input_rgb(img)]
-        else:
-            pic = render_grid(img, title=title, subtitle=sub, cmap="gray", limits=(0.0, 1.0),
+        self.zoom = overview_zoom(img.shape[0], img.shape[1], self.dpi, self.max_size, self.overview_maps,
+                                  round(336 * self.dpi / 100))
+        if img.shape[2] in (1, 3) and lo >= 0.0 and hi <= 1.0:
+            d = render_input(img, title, sub, scale=o["scale"], labels=self.labels, dpi=self.dpi,
+                             max_size=self.max_size)
+            self.input_files.append(self.picture(stem, d, stem))
+            tile = input_rgb(self.zoom.cells(img.astype(np.float64)))
+            self.rows.append(OverviewRow(f"{0:0{self.width}d} input", times(*img.shape), self.label or "", [tile],
+                                         [0], self.zoom.size(*img.shape[:2])))
+        else:  # many channels, or values outside 0 … 1 (input.range, input.normalize): a grid on its own range
+            pic = render_grid(img, title=title, subtitle=sub, cmap="gray", normalize="layer",
                               max_maps=o["max_maps"], columns=o["columns"], scale=o["scale"],
-                              labels=self.labels, colorbar=o["colorbar"], dpi=self.dpi)
-            self.input_files.append(self.png(f"{stem}.png", pic.pixels, pic.palette, title, stem))
-            gray = colormap_colors("gray", LEVELS)
-            sel = select_maps(img, self.overview_maps)
-            q = normalize_maps(img[:, :, sel], 0.0, 1.0)
-            tiles = [gray[q[:, :, j]] for j in range(len(sel))]
-        self.rows.append(OverviewRow(f"{0:0{self.width}d} input", times(*img.shape), self.label or "", tiles))
+                              labels=self.labels, colorbar=o["colorbar"], dpi=self.dpi, max_size=self.max_size)
+            self.input_files.append(self.picture(stem, pic.drawing, stem))
+            self.rows.append(self._row(f"{0:0{self.width}d} input", times(*img.shape), self.label or "", img,
+                                       pic.scale, grid_palette("gray")))
+
+    def _row(self, heading: str, detail: str, note: str, y: np.ndarray, scale: Scale,
+             palette: np.ndarray) -> OverviewRow:
+        """An overview row: the strongest few maps on the grid's scale, at the overview's pixel scale."""
+        sel = select_maps(y, self.overview_maps)
+        q = scale.indices(self.zoom.cells(y[:, :, sel]), sel)
+        return OverviewRow(heading, detail, note, [q[:, :, j] for j in range(len(sel))], [int(c) for c in sel],
+                           self.zoom.size(*y.shape[:2]), palette, scale)
 
     def add(self, layer: Layer) -> None:
         """Draw one stage's pictures (and add its array to ``activations.npz``); the output is not kept."""
@@ -185,22 +220,30 @@ class Writer:
         self._rgb[layer.index] = keeps and all(self._rgb.get(s, False) for s in sources)
         y = layer.output
         n = y.shape[2]
+        mag = float(np.max(np.abs(y))) if y.size and np.isfinite(y).all() else float(
+            np.nan_to_num(np.nanmax(np.abs(np.where(np.isfinite(y), y, np.nan))))) if y.size else 0.0
+        self._magnitude[layer.index] = mag
+        reference = max((self._magnitude.get(s, 0.0) for s in sources), default=0.0)
+        names = ps.tile_labels() if ps is not None else None
+        if names is None and keeps and len(sources) == 1 and self._names.get(sources[0]) is not None \
+                and len(self._names[sources[0]] or []) == y.shape[2]:
+            names = self._names[sources[0]]  # abs of sobel_x is still sobel_x's channel
+        self._names[layer.index] = names
         stem = stage_file_name(layer.index, layer.name, self.width)[:-4]
         heading = f"{layer.index:0{self.width}d} {layer.name}"
         detail = f"{layer.type} · {times(*y.shape)}"
         desc = ps.describe() if ps is not None else ""
         files = []
         if is_vector(y.shape):
-            from .bars import bar_chart
-
             vec = y.reshape(-1)
             names = list(ps.labels) if ps is not None and ps.labels else None
             title = grid_title(layer.index, layer.name, layer.type, y.shape, width=self.width)
             probs = ps is not None and ps.kind.probabilities
             sub = desc or ("probabilities" if probs else "")
-            pixels = bar_chart(vec, title=title if self.labels else "", subtitle=sub if self.labels else "",
-                               labels=names, probabilities=probs, dpi=self.dpi)
-            files.append(self.png(f"{stem}.png", pixels, None, title, stem))
+            d = bar_chart(vec, title=title if self.labels else "", subtitle=sub if self.labels else "",
+                          labels=names, probabilities=probs, dpi=self.dpi)
+            d.title = title
+            files.append(self.picture(stem, d, stem))
             self.rows.append(OverviewRow(heading, detail, f"{n} value{'s' if n != 1 else ''}", [],
                                          vector=vec, vector_labels=names, probabilities=probs))
         else:
@@ -210,32 +253,30 @@ class Writer:
             if self.stage_ranges is not None and layer.index in self.stage_ranges:
                 limits = fixed_limits(self.stage_ranges[layer.index], centred)
                 self.color_ranges[layer.index] = limits
-            pic = stage_grid(layer, self.opts, global_range=self.global_range, width=self.width, limits=limits)
-            files.append(self.png(f"{stem}.png", pic.pixels, pic.palette, pic.title, stem))
-            # the overview row: the strongest few maps, scaled as in the grid
-            if limits is not None:
-                lo, hi = np.full(n, limits[0]), np.full(n, limits[1])
-            else:
-                lo, hi = value_limits(y, o["normalize"], center=centred, global_range=self.global_range)
-            sel = select_maps(y, self.overview_maps)
-            q = normalize_maps(y[:, :, sel], lo[sel], hi[sel])
-            colors = colormap_colors(o["cmap"], LEVELS)
-            note = f"{len(sel)} of {n} maps" if len(sel) < n else f"{n} map{'s' if n != 1 else ''}"
-            if o["normalize"] == "layer" or limits is not None:
-                note += f" · {short_number(float(lo[0]))} … {short_number(float(hi[0]))}"
-            self.rows.append(OverviewRow(heading, detail, note, [colors[q[:, :, j]] for j in range(len(sel))]))
+            pic = stage_grid(layer, self.opts, global_range=self.global_range, width=self.width, limits=limits,
+                             reference=reference, tile_names=self._names[layer.index])
+            files.append(self.picture(stem, pic.drawing, stem))
+            self.grids[layer.index] = pic
+            note = f"{min(n, self.overview_maps)} of {n} maps" if n > self.overview_maps else \
+                f"{n} map{'s' if n != 1 else ''}"
+            if pic.scale.shared:
+                note += f" · {short_number(float(pic.scale.lo[0]))} … {short_number(float(pic.scale.hi[0]))}"
+            self.rows.append(self._row(heading, detail, note, y, pic.scale, grid_palette(o["cmap"])))
         kernels = ps.kernels if ps is not None else None
-        if self.opts["filters"] and kernels is not None:
-            from .filters import filter_figure
-
-            title = f"filters of {heading} (conv) · {times(*kernels.shape)}"
+        if self.opts["filters"] and kernels is not None and ps is not None:
+            n_k = kernels.shape[0]
+            title = f"filters of {heading} ({layer.type}) · {n_k} kernel{'s' if n_k != 1 else ''}"
             cmap = self.opts["cmap"] if is_diverging(self.opts["cmap"]) else "RdBu_r"
-            # colour patches only when the kernel's channels are still the image's R, G, B
+            # colour patches, and R, G, B headers, only while the kernels' channels are still the image's
             rgb_input = kernels.shape[3] == 3 and all(self._rgb.get(s, False) for s in sources)
-            pixels = filter_figure(kernels, title=title if self.labels else "",
-                                   subtitle=desc if self.labels else "", cmap=cmap, as_colour=rgb_input,
-                                   max_kernels=int(self.opts["max_maps"]), dpi=self.dpi)
-            files.append(self.png(f"filters_{stem}.png", pixels, None, title, stem))
+            d = filter_figure(kernels, shapes=ps.kernel_shapes, names=ps.kernel_names,
+                              dilation=tuple(ps.params.get("dilation", (1, 1))),
+                              title=title if self.labels else "", subtitle=desc if self.labels else "", cmap=cmap,
+                              filter_scale=str(self.opts.get("filter_scale") or "kernel"), as_colour=rgb_input,
+                              channel_names=("R", "G", "B") if rgb_input else None,
+                              max_kernels=int(self.opts["max_maps"]), dpi=self.dpi, max_size=self.max_size)
+            d.title = title
+            files.append(self.picture(f"filters_{stem}", d, stem))
         self.stage_files[layer.index] = files
         if self._zip is not None:
             key = stage_file_name(layer.index, layer.name, self.width)[:-4]
@@ -247,23 +288,24 @@ class Writer:
                                  layer.stage, layer.seconds))
 
     def overview(self, config_path: str | None) -> None:
-        """``overview.png``: the input and every stage, a row each."""
+        """``overview.png``: the input and every stage, a row each, at one pixel scale."""
         o = self.opts
         centred = resolve_center(o["center"], o["cmap"])
         name = self.config.name or (Path(config_path).stem if config_path else "cnnviz")
         title = name + (f" on {self.label}" if self.label else "")
         scale = "one scale per stage shared with other images" if self.stage_ranges is not None \
             else f"normalize {o['normalize']}"
+        shrink = f"shown at 1:{self.zoom.shrink}" if self.zoom.shrink > 1 else \
+            f"{self.zoom.pixels / (self.dpi / 100):g}× every map"
         sub = f"cmap {o['cmap']} · {scale}" + (" · 0 at the centre" if centred else "") \
-            + f" · the {self.overview_maps} strongest maps of each stage"
+            + f" · the {self.overview_maps} strongest maps of each stage, numbered by channel · {shrink}"
         if self.config.description:
             sub = f"{self.config.description} · {sub}"
         bar = None
         if o["normalize"] == "global" and self.global_range is not None and o["colorbar"] and not self.color_ranges:
-            lo, hi = value_limits(np.zeros((1, 1, 1)), "global", center=centred, global_range=self.global_range)
-            bar = (colormap_colors(o["cmap"], LEVELS), float(lo[0]), float(hi[0]))
-        pixels = render_overview(self.rows, title=title, subtitle=sub, dpi=self.dpi, colorbar=bar)
-        self.other_files.append(self.png("overview.png", pixels, None, title, "overview"))
+            bar = next((r.scale for r in self.rows[1:] if r.scale is not None and r.scale.shared), None)
+        d = render_overview(self.rows, title=title, subtitle=sub, dpi=self.dpi, colorbar=bar, max_size=self.max_size)
+        self.other_files.append(self.picture("overview", d, "overview"))
 
     def finish(self) -> list[Path]:
         """Close ``activations.npz``, write the overview and the manifest, remove stale files; every file written."""

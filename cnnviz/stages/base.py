@@ -13,6 +13,7 @@ one kind of stage, so that no other module compares type names:
 ``window``             how an output cell sees its input (receptive-field step)
 ``describe``           its parameters in words, for picture subtitles
 ``summarize``          the same, compact, for the ``summary`` table
+``tile_labels``        a name per output map, where maps come one per kernel
 ``fingerprint``        what decides its output (``watch`` recomputes a stage
                        when this, or an input, changed)
 ``arity``, ``inplace``, ``keeps_labels``, ``pointwise``: flags the pipeline reads
@@ -169,6 +170,8 @@ class PlannedStage:
         kernels of different sizes zero-padded (centred) to the largest.
     kernel_names : tuple of str
         Where each kernel came from (``sobel_x``, ``random normal``, a file name).
+    kernel_shapes : tuple of (kh, kw)
+        Each kernel's own size, before the padding to the stage's largest.
     bias : ndarray (N,) or None
     padding : ((top, bottom), (left, right)) or None
     arrays : dict of str to ndarray
@@ -193,6 +196,7 @@ class PlannedStage:
     sources: tuple[int, ...] = ()
     kernels: np.ndarray | None = None
     kernel_names: tuple[str, ...] = ()
+    kernel_shapes: tuple[tuple[int, int], ...] = ()
     bias: np.ndarray | None = None
     padding: tuple[tuple[int, int], tuple[int, int]] | None = None
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
@@ -271,6 +275,10 @@ class PlannedStage:
         """What decides its output, given its inputs' values: equal fingerprints, equal outputs."""
         return self.kind.fingerprint(self)
 
+    def tile_labels(self) -> list[str] | None:
+        """A name for each output map (``sobel_x``), where maps come one per kernel; else None."""
+        return self.kind.tile_labels(self)
+
 
 class StageType:
     """The base of every stage type: an elementwise stage that keeps its input's shape.
@@ -322,6 +330,10 @@ class StageType:
 
     def summarize(self, ps: PlannedStage) -> str:
         return ""
+
+    def tile_labels(self, ps: PlannedStage) -> list[str] | None:
+        """A name for each output channel (a conv's kernel sources), or None."""
+        return None
 
     def fingerprint(self, ps: PlannedStage) -> tuple[Any, ...]:
         params = tuple(sorted((k, repr(v)) for k, v in ps.params.items() if k not in self.display_keys))

@@ -72,7 +72,7 @@ class Conv(StageType):
     def plan(self, ctx: PlanContext, st: StageConfig, shapes: Sequence[Shape]) -> PlannedStage:
         h, w, c = shapes[0]
         p = st.params
-        kernels, count = resolve_kernels(ctx, st, c, depthwise=p["depthwise"])
+        kernels, count, names, own = resolve_kernels(ctx, st, c, depthwise=p["depthwise"])
         n, kh, kw, _ = kernels.shape
         dil, stride = p["dilation"], p["stride"]
         pad = conv_padding(p["padding"], (kh, kw), dil)
@@ -86,7 +86,8 @@ class Conv(StageType):
         oc = n * c if p["depthwise"] else n
         return PlannedStage(
             st, self, tuple(shapes), (oh, ow, oc), ctx.np_dtype,
-            kernels=kernels, bias=bias_vector(ctx, st, n, "filters"), padding=pad,
+            kernels=kernels, kernel_names=tuple(names), kernel_shapes=tuple(own),
+            bias=bias_vector(ctx, st, n, "filters"), padding=pad,
             param_count=count + n, macs=oh * ow * n * kh * kw * c,
         )
 
@@ -122,7 +123,9 @@ class Conv(StageType):
         p = ps.params
         assert ps.kernels is not None
         n, kh, kw, c = ps.kernels.shape
-        parts = [f"{n} kernel{'s' if n != 1 else ''} {times(kh, kw, c)}"]
+        sizes = sorted(set(ps.kernel_shapes or [(kh, kw)]))
+        own = " and ".join(times(*hw) for hw in sizes)
+        parts = [f"{n} kernel{'s' if n != 1 else ''} {own}" + (f" × {c} channels" if c > 1 else "")]
         pad = p["padding"]
         parts.append(pad if isinstance(pad, str) else f"padding {times(*pad)}")
         for key in ("stride", "dilation"):
@@ -155,6 +158,15 @@ class Conv(StageType):
         return ", ".join(parts)
 
     display_keys = ("filters",)  # compared through the resolved kernels
+
+    def tile_labels(self, ps: PlannedStage) -> list[str] | None:
+        names = list(ps.kernel_names)
+        if not names:
+            return None
+        if ps.params["depthwise"]:
+            c = ps.input_shape[2]
+            return [f"{n} · ch {ch}" for n in names for ch in range(c)]
+        return names
 
 
 STAGE_TYPES = (Conv(),)

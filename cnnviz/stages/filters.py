@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import CnnvizError, ConfigErrors, KeyPath, did_you_mean
 from ..io.arrays import load_kernel_file
 from ..limits import MAX_KERNEL_SIDE, MAX_KERNELS, integer, pair, string, wrong
-from ..ops.kernels import preset_kernels
+from ..ops.kernels import preset_kernels, preset_labels
 from ..ops.random_kernels import random_kernels
 from .base import PlanContext, StageConfig
 
@@ -31,6 +31,7 @@ __all__ = [
     "filter_entry",
     "filters_list",
     "resolve_kernels",
+    "entry_labels",
 ]
 
 
@@ -163,9 +164,23 @@ def filters_list(v: Any, path: KeyPath, base_dir: Path) -> tuple[FilterEntry, ..
     return tuple(entries)
 
 
+def entry_labels(entry: FilterEntry, n: int) -> list[str]:
+    """Where each of an entry's ``n`` kernels came from: ``sobel_x``, ``gabor θ=45° λ=6``, ``random he``, ``k.npy[2]``."""
+    if isinstance(entry, InlineKernel):
+        return ["inline"] * n
+    if isinstance(entry, RandomKernels):
+        return [f"random {entry.spec.get('dist', 'uniform')}"] * n
+    if entry.origin.startswith("preset "):
+        labels = preset_labels(entry.origin[len("preset "):], entry.params or {})
+        return labels if len(labels) == n else [labels[0]] * n
+    base = Path(entry.origin).name
+    return [base] if n == 1 else [f"{base}[{i}]" for i in range(n)]
+
+
 def resolve_kernels(ctx: PlanContext, st: StageConfig, channels: int, *, depthwise: bool = False,
-                    depth: int | None = None) -> tuple[np.ndarray, int]:
-    """A conv stage's entries as one (N, kh, kw, D) array in the run's dtype, and its parameter count.
+                    depth: int | None = None) -> tuple[np.ndarray, int, list[str], list[tuple[int, int]]]:
+    """A conv stage's entries as one (N, kh, kw, D) array in the run's dtype, its parameter count,
+    each kernel's source label and its own (kh, kw) before padding.
 
     ``D`` is ``depth`` (the channels each kernel sees: C, or C / groups) or
     ``channels``; 2-D kernels are repeated over it; with ``depthwise`` random
@@ -175,6 +190,7 @@ def resolve_kernels(ctx: PlanContext, st: StageConfig, channels: int, *, depthwi
     """
     d = channels if depth is None else depth
     parts: list[np.ndarray] = []
+    names: list[str] = []
     count = 0
     for entry in st.params["filters"]:
         if isinstance(entry, InlineKernel):
@@ -197,6 +213,7 @@ def resolve_kernels(ctx: PlanContext, st: StageConfig, channels: int, *, depthwi
         if arr.ndim == 3:
             arr = np.repeat(arr[..., None], d, axis=3)
         parts.append(arr)
+        names += entry_labels(entry, arr.shape[0])
     kh = max(a.shape[1] for a in parts)
     kw = max(a.shape[2] for a in parts)
     padded = []
@@ -205,4 +222,5 @@ def resolve_kernels(ctx: PlanContext, st: StageConfig, channels: int, *, depthwi
         if dh or dw:
             a = np.pad(a, ((0, 0), (dh // 2, dh - dh // 2), (dw // 2, dw - dw // 2), (0, 0)))
         padded.append(a)
-    return np.ascontiguousarray(np.concatenate(padded).astype(ctx.np_dtype)), count
+    shapes = [(a.shape[1], a.shape[2]) for a in parts for _ in range(a.shape[0])]
+    return np.ascontiguousarray(np.concatenate(padded).astype(ctx.np_dtype)), count, names, shapes

@@ -26,7 +26,7 @@ def test_filters_picture_for_conv_stages(tmp_path):
 
     k = layers[0].stage.kernels
     assert k.shape == (2, 3, 3, 3)
-    assert filter_figure(k, as_colour=True).shape[1] > filter_figure(k, as_colour=False).shape[1]
+    assert filter_figure(k, as_colour=True).width > filter_figure(k, as_colour=False).width
     # render.filters: false skips them; render.overview: false skipped the overview
     assert "overview.png" not in names
     config2 = cnnviz.load_config({**config.data, "render": {"filters": False, "overview": False}})
