@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,10 @@ class SessionResult:
         How many times the stack was computed (2 only for a streaming
         ``normalize: global`` whose outputs do not fit in memory together).
     seconds : float
+    drawings : dict of str to Drawing
+        Every picture as drawn, by file stem (``00_input``, ``01_edges``,
+        ``filters_01_edges``, ``overview``): its maps are the rasters named
+        ``map <channel>`` (``input`` for the input), at their own resolution.
     """
 
     files: list[Path]
@@ -74,6 +78,7 @@ class SessionResult:
     computed: list[int]
     passes: int
     seconds: float
+    drawings: dict[str, Any] = field(default_factory=dict)
 
 
 def stage_ranges_of(layers: Sequence[Layer] | Iterator[Layer]) -> dict[int, tuple[float, float]]:
@@ -230,4 +235,4 @@ class Session:
         except OSError as exc:
             where = exc.filename or outdir
             raise CnnvizError(f"{where}: cannot write the output: {exc.strerror or exc}") from None
-        return SessionResult(files, kept, computed, passes, time.perf_counter() - t0)
+        return SessionResult(files, kept, computed, passes, time.perf_counter() - t0, dict(w.drawings))

@@ -122,6 +122,7 @@ class Writer:
         self._magnitude: dict[int, float] = {}
         self._names: dict[int, list[str] | None] = {0: None}  # each position's channel names (kernel sources)  # largest |value| at each position: what "equal" is measured against
         self.grids: dict[int, GridPicture] = {}  # every grid drawn (its layout: where each map's tiles are)
+        self.drawings: dict[str, Drawing] = {}  # every picture drawn, by file stem (``01_edges``)
         self.zoom = OverviewZoom(1, self.dpi / 100)
         self._stack = contextlib.ExitStack()
         self._zip: Any = None
@@ -165,6 +166,7 @@ class Writer:
     def picture(self, stem: str, drawing: Drawing, stage: str) -> str:
         """Write ``drawing`` as ``<stem>.<format>`` with the run's metadata; its file name."""
         name = f"{stem}.{self.fmt}"
+        self.drawings[stem] = drawing
         text = png_text(self.config_text, self.label, title=drawing.title, stage=stage)
         if self.fmt == "png":
             pixels, palette = rasterize(drawing)
