@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ..colormaps import colormap_names
 from ..errors import CnnvizError, ConfigErrors, KeyPath, did_you_mean
 from ..limits import (
     MAX_PIXELS,
@@ -73,9 +74,9 @@ RENDER_DEFAULTS: dict[str, Any] = {
 
 def _cmap(v: Any, path: KeyPath) -> str:
     v = string(v, path)
-    if v in ("gray", "grey", "viridis", "RdBu_r", "coolwarm", "seismic", "bwr", "magma", "inferno"):
+    if v in colormap_names():  # matplotlib's own colormaps, from the bundled table
         return v
-    from matplotlib import colormaps  # only when a less common name must be checked
+    from matplotlib import colormaps  # only for a name the table lacks (seaborn's, a newer matplotlib's, a typo)
 
     if v not in colormaps:
         raise CnnvizError(f"unknown colormap '{v}'{did_you_mean(v, list(colormaps))}", path)

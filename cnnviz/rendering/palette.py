@@ -3,15 +3,15 @@
 Palette layout of a grid PNG: indices ``0 .. LEVELS-1`` (``LEVELS = 247``,
 odd so that the middle index is exactly the colormap's centre) are the
 colormap sampled at ``linspace(0, 1, LEVELS)``; the last nine indices are
-the page's own colours (background, text, frames).  matplotlib is imported
-only when a colormap is first looked up.
+the page's own colours (background, text, frames).  The colormaps come
+from :mod:`cnnviz.colormaps` (a bundled table: no matplotlib).
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
+
+from ..colormaps import DIVERGING, colormap_rgb, is_diverging
 
 __all__ = [
     "LEVELS", "BACKGROUND", "INK", "SOFT", "FRAME", "WHITE", "INK_RGB", "SOFT_RGB", "FRAME_RGB",
@@ -35,25 +35,6 @@ INK_RGB = np.array([0x1F, 0x1F, 0x1F])
 SOFT_RGB = np.array([0x5F, 0x5F, 0x5F])
 FRAME_RGB = np.array([0xC8, 0xC8, 0xC8])
 
-#: Matplotlib's diverging colormaps (and a few registered by seaborn/cmocean);
-#: a name ending in ``_r`` is diverging when its base name is.
-DIVERGING = frozenset({
-    "PiYG", "PRGn", "BrBG", "PuOr", "RdGy", "RdBu", "RdYlBu", "RdYlGn", "Spectral",
-    "coolwarm", "bwr", "seismic", "berlin", "managua", "vanimo",
-    "icefire", "vlag", "cmo.balance", "cmo.delta", "cmo.curl", "cmo.diff", "cmo.tarn",
-})
-
-
-def is_diverging(cmap: str) -> bool:
-    """Whether ``cmap`` is a diverging colormap (its centre means zero).
-
-    >>> is_diverging("RdBu_r"), is_diverging("viridis")
-    (True, False)
-    """
-    base = cmap[:-2] if cmap.endswith("_r") else cmap
-    return base in DIVERGING
-
-
 def resolve_center(center: str, cmap: str) -> bool:
     """``center`` (``auto`` | ``zero`` | ``none``) -> whether maps are centred on zero.
 
@@ -68,19 +49,13 @@ def resolve_center(center: str, cmap: str) -> bool:
     return is_diverging(cmap)
 
 
-@lru_cache(maxsize=64)
-def _colormap_colors(cmap: str, n: int) -> np.ndarray:
-    from matplotlib import colormaps
-
-    rgba = colormaps[cmap](np.linspace(0.0, 1.0, n))
-    out = np.round(rgba[:, :3] * 255).astype(np.uint8)
-    out.flags.writeable = False
-    return out
-
-
 def colormap_colors(cmap: str, n: int = LEVELS) -> np.ndarray:
-    """The matplotlib colormap ``cmap`` sampled at ``linspace(0, 1, n)``: (n, 3) uint8."""
-    return _colormap_colors(cmap, n)
+    """The matplotlib colormap ``cmap`` sampled at ``linspace(0, 1, n)``: (n, 3) uint8, read-only.
+
+    From the bundled table (:mod:`cnnviz.colormaps`); matplotlib is imported
+    only for a colormap the table does not have.
+    """
+    return colormap_rgb(cmap, n)
 
 
 def _ramp(rgb: np.ndarray, steps: int) -> np.ndarray:
