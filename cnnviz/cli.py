@@ -207,7 +207,10 @@ _CONFIG = click.Path(dir_okay=False)
 @click.option("--normalize", type=click.Choice(["map", "layer", "global"]), help="Overrides render.normalize.")
 @click.option("--max-maps", type=click.IntRange(min=1), help="Overrides render.max_maps.")
 @click.option("--scale", type=click.IntRange(1, 64), help="Integer pixel zoom (overrides render.scale).")
-@click.option("--dpi", type=click.IntRange(20, 1200), help="Resolution of the matplotlib figures (render.dpi).")
+@click.option("--dpi", type=click.IntRange(20, 1200),
+              help="Resolution (render.dpi): the whole figure, maps and text, scales with it; 100 is 1:1.")
+@click.option("--format", "fmt", type=click.Choice(["png", "svg", "pdf"]),
+              help="Picture format (render.format): svg and pdf keep text as text.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
               help="Override any config value, e.g. --set stages[0].stride=2 (repeatable).")
 @click.option("--save-arrays", is_flag=True, help="Also write activations.npz (one (H, W, C) array per stage).")
@@ -220,7 +223,7 @@ _CONFIG = click.Path(dir_okay=False)
               help="Draw each stage as it is computed and drop it (least memory); --no-stream keeps every "
                    "stage's output until the end (normalize: global then needs one pass, not two).")
 def run(config: str, images: tuple[str, ...], outdir: str | None, cmap: str | None, normalize: str | None,
-        max_maps: int | None, scale: int | None, dpi: int | None, overrides: tuple[str, ...],
+        max_maps: int | None, scale: int | None, dpi: int | None, fmt: str | None, overrides: tuple[str, ...],
         save_arrays: bool, jobs: int, max_memory: int | None, stream: bool) -> None:
     """Run CONFIG on each IMAGE (a file or a sample name) and write the figures.
 
@@ -234,7 +237,7 @@ def run(config: str, images: tuple[str, ...], outdir: str | None, cmap: str | No
 
     sets = list(overrides)
     for key, value in (("cmap", cmap), ("normalize", normalize), ("max_maps", max_maps),
-                       ("scale", scale), ("dpi", dpi)):
+                       ("scale", scale), ("dpi", dpi), ("format", fmt)):
         if value is not None:
             sets.append(f"render.{key}={value}")
     written = run_command(RunRequest(config, list(images), outdir, sets, save_arrays, jobs, max_memory, stream))
@@ -255,11 +258,12 @@ def run(config: str, images: tuple[str, ...], outdir: str | None, cmap: str | No
 @click.option("--scheduler", metavar="tcp://HOST:PORT",
               help="Run on an existing dask.distributed cluster (needs the [dask] extra).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE", help="Override a value in every config.")
+@click.option("--format", "fmt", type=click.Choice(["png", "svg", "pdf"]), help="Picture format (render.format).")
 @click.option("--save-arrays", is_flag=True, help="Also write activations.npz for each output.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def batch(configs: tuple[str, ...], images: tuple[str, ...], outdir: str, jobs: int | None, force: bool,
-          shared_scale: bool, scheduler: str | None, overrides: tuple[str, ...], save_arrays: bool,
-          quiet: bool) -> None:
+          shared_scale: bool, scheduler: str | None, overrides: tuple[str, ...], fmt: str | None,
+          save_arrays: bool, quiet: bool) -> None:
     """Render many CONFIGS (files, folders, globs) on many images, in parallel.
 
     Outputs that are up to date (same config, same image, same cnnviz version)
@@ -276,7 +280,8 @@ def batch(configs: tuple[str, ...], images: tuple[str, ...], outdir: str, jobs: 
     try:
         report = run_batch(
             BatchRequest(list(configs), list(images), outdir, jobs=jobs, force=force, shared_scale=shared_scale,
-                         scheduler=scheduler, overrides=list(overrides), save_arrays=save_arrays),
+                         scheduler=scheduler, overrides=[*overrides, *([f"render.format={fmt}"] if fmt else [])],
+                         save_arrays=save_arrays),
             progress=bar.update,
         )
     finally:
@@ -298,8 +303,9 @@ def batch(configs: tuple[str, ...], images: tuple[str, ...], outdir: str, jobs: 
               help="Port for --serve (0: pick a free one).")
 @click.option("--poll", is_flag=True, help="Poll for changes instead of using watchfiles.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE", help="Override a config value.")
+@click.option("--format", "fmt", type=click.Choice(["png", "svg", "pdf"]), help="Picture format (render.format).")
 def watch(config: str, image: str, outdir: str | None, serve: bool, port: int, poll: bool,
-          overrides: tuple[str, ...]) -> None:
+          overrides: tuple[str, ...], fmt: str | None) -> None:
     """Re-render CONFIG on IMAGE whenever the config (or a filter file it names) is saved.
 
     An invalid edit prints its error and keeps watching; the last good
@@ -311,8 +317,9 @@ def watch(config: str, image: str, outdir: str | None, serve: bool, port: int, p
     """
     from .app.watch.watcher import WatchRequest, watch_command
 
+    sets = [*overrides, *([f"render.format={fmt}"] if fmt else [])]
     code = watch_command(WatchRequest(config, image, outdir, serve=serve, port=port, poll=poll,
-                                      overrides=list(overrides)), out=sys.stdout, err=sys.stderr)
+                                      overrides=sets), out=sys.stdout, err=sys.stderr)
     sys.exit(code)
 
 

@@ -56,26 +56,6 @@ def _about_image(err: CnnvizError, image: str) -> CnnvizError:
     return err
 
 
-def preload_figures() -> None:
-    """Import matplotlib's figure machinery in a background thread.
-
-    A run needs it only for the last pictures (filters, bar charts), and
-    importing it takes about half a second; started first, the import
-    overlaps with reading the image and computing the stages (NumPy releases
-    the GIL), which shortens a whole ``cnnviz run``.
-    """
-    import threading
-
-    def work() -> None:
-        try:
-            import matplotlib.backends.backend_agg
-            import matplotlib.figure  # noqa: F401
-        except Exception:  # pragma: no cover - the real import reports it later
-            pass
-
-    threading.Thread(target=work, name="cnnviz-preload", daemon=True).start()
-
-
 def run_command(req: RunRequest) -> list[Path]:
     """Load and validate a config once, then run it on every image, writing the figures.
 
@@ -89,7 +69,6 @@ def run_command(req: RunRequest) -> list[Path]:
     list of Path
         Every file written, in order.
     """
-    preload_figures()
     config = load_config_file(req.config_path, req.overrides)
     several = len(req.images) > 1
     sessions: list[tuple[Session, Path]] = []

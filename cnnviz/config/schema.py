@@ -35,6 +35,7 @@ from ..limits import (
     describe,
     integer,
     name,
+    number,
     pair,
     string,
     wrong,
@@ -69,6 +70,10 @@ RENDER_DEFAULTS: dict[str, Any] = {
     "colorbar": True,
     "overview": True,
     "filters": True,
+    "max_size": 4096,
+    "clip": None,
+    "filter_scale": "kernel",
+    "format": "png",
 }
 
 
@@ -81,6 +86,13 @@ def _cmap(v: Any, path: KeyPath) -> str:
     if v not in colormaps:
         raise CnnvizError(f"unknown colormap '{v}'{did_you_mean(v, list(colormaps))}", path)
     return v
+
+
+def _null_or(checker: Checker) -> Checker:
+    def check(v: Any, path: KeyPath) -> Any:
+        return None if v is None else checker(v, path)
+
+    return check
 
 
 def _auto_or(checker: Checker) -> Checker:
@@ -102,6 +114,10 @@ _RENDER_SCHEMA: dict[str, Checker] = {
     "colorbar": boolean,
     "overview": boolean,
     "filters": boolean,
+    "max_size": integer(256, 65_536),
+    "clip": _null_or(number(minimum=50.0, maximum=100.0)),
+    "filter_scale": choice("kernel", "stage"),
+    "format": choice("png", "svg", "pdf"),
 }
 
 

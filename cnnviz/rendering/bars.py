@@ -50,6 +50,9 @@ def bar_chart(
     Drawing
         About 750 pixels wide at dpi 100 (28 a row for horizontal bars).
     """
+    if dpi != 100:  # laid out at dpi 100, then scaled as a whole
+        return bar_chart(values, title=title, subtitle=subtitle, labels=labels, probabilities=probabilities,
+                         dpi=100).scaled(dpi)
     k = dpi / 100
     v = np.nan_to_num(np.asarray(values, np.float64).reshape(-1))
     n = len(v)

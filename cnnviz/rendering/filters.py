@@ -165,6 +165,11 @@ def draw_filter_figure(
     -------
     Drawing
     """
+    if dpi != 100:  # laid out at dpi 100, then scaled as a whole
+        return draw_filter_figure(kernels, shapes=shapes, names=names, dilation=dilation, title=title,
+                                  subtitle=subtitle, cmap=cmap, filter_scale=filter_scale, max_kernels=max_kernels,
+                                  max_channels=max_channels, channel_names=channel_names, as_colour=as_colour,
+                                  dpi=100, max_size=max(1, math.floor(max_size * 100 / dpi))).scaled(dpi)
     K = np.asarray(kernels, np.float64)
     if K.ndim == 3:
         K = K[..., None]
@@ -193,7 +198,7 @@ def draw_filter_figure(
         widest = max((text_size(format_weight(float(x), decimals[i]), vsize)[0]
                       for i, a in enumerate(own) if small[i] for x in np.unique(a[..., :chans])), default=1)
         cell = max(round(30 * k), math.ceil(widest / 0.8))
-        if longest * cell > 330 * k:  # a big kernel beside small ones: no values rather than a huge panel
+        if longest * cell > 660 * k:  # a very big kernel beside small ones: no values rather than a huge panel
             write_values = False
     if not write_values:
         cell = max(1, math.ceil((96 if nk * panels <= 64 else 64) * k / longest))

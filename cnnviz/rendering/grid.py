@@ -21,6 +21,7 @@ palette image), SVG and PDF are made from the same layout.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -154,6 +155,21 @@ class GridLayout:
     unit: int
     title_lines: tuple[str, ...] = ()
     two_line_labels: bool = False
+    boxes: tuple[tuple[int, int, int, int], ...] = ()
+
+    def scaled(self, dpi: int) -> GridLayout:
+        """This layout (made at dpi 100) at ``dpi``, with the tile boxes of :meth:`Drawing.scaled`."""
+        k = dpi / 100
+
+        def e(v: float) -> int:
+            return round(v * k)
+
+        boxes = tuple((e(t), e(left), e(b), e(r)) for t, left, b, r in (self.tile_box(i) for i in range(self.n)))
+        cb = tuple(e(v) for v in self.colorbar) if self.colorbar else None
+        return dataclasses.replace(
+            self, zoom=self.zoom * k, tile_h=e(self.tile_h), tile_w=e(self.tile_w), slot_w=e(self.slot_w),
+            gap=e(self.gap), header=e(self.header), top=e(self.top), left=e(self.left), width=e(self.width),
+            height=e(self.height), colorbar=cb, unit=e(self.unit), boxes=boxes)  # type: ignore[arg-type]
 
     @property
     def scale(self) -> int | float:
@@ -170,6 +186,8 @@ class GridLayout:
 
     def tile_box(self, i: int) -> tuple[int, int, int, int]:
         """(top, left, bottom, right) of tile ``i`` (0-based position in the grid)."""
+        if self.boxes:
+            return self.boxes[i]
         r, c = divmod(i, self.cols)
         top = self.top + r * (self.header + self.tile_h + self.gap) + self.header
         left = self.left + c * (self.slot_w + self.gap) + (self.slot_w - self.tile_w) // 2
@@ -340,6 +358,14 @@ def render_grid(
     -------
     GridPicture
     """
+    if dpi != 100:  # laid out at dpi 100, then the whole figure scaled: dpi 300 is dpi 100 at 3× the resolution
+        pic = render_grid(maps, title=title, subtitle=subtitle, cmap=cmap, normalize=normalize, center=center,
+                          global_range=global_range, limits=limits, clip=clip, max_maps=max_maps, columns=columns,
+                          scale=scale, labels=labels, colorbar=colorbar, dpi=100, ranges=ranges,
+                          max_size=max(1, math.floor(max_size * 100 / dpi)), tile_names=tile_names,
+                          reference=reference, heading=heading)
+        return GridPicture(pic.drawing.scaled(dpi), pic.layout.scaled(dpi), pic.indices, pic.scale, pic.colorbar,
+                           pic.title)
     h, w, total = maps.shape
     k = dpi / 100
     sc = stage_scale(maps, normalize, center=center, global_range=global_range, limits=limits, clip=clip,

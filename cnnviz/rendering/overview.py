@@ -115,6 +115,9 @@ class OverviewRow:
 def render_input(image: np.ndarray, title: str, subtitle: str, *, scale: int | None, labels: bool, dpi: int,
                  max_size: int = 4096) -> Drawing:
     """The input picture: a colour or gray image at a whole zoom (or shrunk 1:N to fit), with its title."""
+    if dpi != 100:  # laid out at dpi 100, then scaled as a whole
+        return render_input(image, title, subtitle, scale=scale, labels=labels, dpi=100,
+                            max_size=max(1, math.floor(max_size * 100 / dpi))).scaled(dpi)
     h, w, _ = image.shape
     k = dpi / 100
     s = scale or auto_scale(h, w)
@@ -194,6 +197,9 @@ def render_overview(rows: Sequence[OverviewRow], *, title: str, subtitle: str, d
     ``colorbar`` (a shared scale, for ``normalize: global``) adds one colorbar
     beside the stage rows (not the input's).
     """
+    if dpi != 100:  # laid out at dpi 100 (the rows' tiles too), then scaled as a whole
+        return render_overview(rows, title=title, subtitle=subtitle, dpi=100, colorbar=colorbar,
+                               max_size=max(1, math.floor(max_size * 100 / dpi))).scaled(dpi)
     k = dpi / 100
     unit = round(14 * k)
     label_size, head_size = round(unit * 0.85), round(unit * 1.05)

@@ -123,7 +123,7 @@ class Writer:
         self._names: dict[int, list[str] | None] = {0: None}  # each position's channel names (kernel sources)  # largest |value| at each position: what "equal" is measured against
         self.grids: dict[int, GridPicture] = {}  # every grid drawn (its layout: where each map's tiles are)
         self.drawings: dict[str, Drawing] = {}  # every picture drawn, by file stem (``01_edges``)
-        self.zoom = OverviewZoom(1, self.dpi / 100)
+        self.zoom = OverviewZoom(1, 1.0)
         self._stack = contextlib.ExitStack()
         self._zip: Any = None
         if save_arrays:
@@ -189,8 +189,9 @@ class Writer:
         lo, hi = (float(img.min()), float(img.max())) if img.size else (0.0, 0.0)
         sub = (self.label or "the input as the stack sees it") + f" · values {short_number(lo)} … {short_number(hi)}"
         o = self.opts
-        self.zoom = overview_zoom(img.shape[0], img.shape[1], self.dpi, self.max_size, self.overview_maps,
-                                  round(336 * self.dpi / 100))
+        # the overview is laid out at dpi 100 and scaled: its one pixel scale is chosen at dpi 100
+        self.zoom = overview_zoom(img.shape[0], img.shape[1], 100, self.max_size * 100 // self.dpi,
+                                  self.overview_maps, 336)
         if img.shape[2] in (1, 3) and lo >= 0.0 and hi <= 1.0:
             d = render_input(img, title, sub, scale=o["scale"], labels=self.labels, dpi=self.dpi,
                              max_size=self.max_size)
@@ -298,7 +299,7 @@ class Writer:
         scale = "one scale per stage shared with other images" if self.stage_ranges is not None \
             else f"normalize {o['normalize']}"
         shrink = f"shown at 1:{self.zoom.shrink}" if self.zoom.shrink > 1 else \
-            f"{self.zoom.pixels / (self.dpi / 100):g}× every map"
+            f"{self.zoom.pixels:g}× every map"
         sub = f"cmap {o['cmap']} · {scale}" + (" · 0 at the centre" if centred else "") \
             + f" · the {self.overview_maps} strongest maps of each stage, numbered by channel · {shrink}"
         if self.config.description:
