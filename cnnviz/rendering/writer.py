@@ -298,8 +298,8 @@ class Writer:
         title = name + (f" on {self.label}" if self.label else "")
         scale = "one scale per stage shared with other images" if self.stage_ranges is not None \
             else f"normalize {o['normalize']}"
-        shrink = f"shown at 1:{self.zoom.shrink}" if self.zoom.shrink > 1 else \
-            f"{self.zoom.pixels:g}× every map"
+        shrink = f"every map at one scale, 1:{self.zoom.shrink}" if self.zoom.shrink > 1 else \
+            f"every map at one scale, {self.zoom.pixels:g} pixel{'s' if self.zoom.pixels != 1 else ''} per cell"
         sub = f"cmap {o['cmap']} · {scale}" + (" · 0 at the centre" if centred else "") \
             + f" · the {self.overview_maps} strongest maps of each stage, numbered by channel · {shrink}"
         if self.config.description:
