@@ -31,6 +31,8 @@ class SummaryRow:
     receptive_field: tuple[int, int]
     jump: tuple[int, int]
     memory: int
+    inputs: str = ""
+    start: tuple[float, float] = (0.0, 0.0)
 
 
 def summary_rows(stages: Sequence[PlannedStage], input_shape: Sequence[int], input_label: str,
@@ -38,11 +40,17 @@ def summary_rows(stages: Sequence[PlannedStage], input_shape: Sequence[int], inp
     """The input's row, then one per stage."""
     shape = tuple(int(v) for v in input_shape)
     rows = [SummaryRow(0, "input", "", input_label, shape, 0, 0, (1, 1), (1, 1),
-                       shape[0] * shape[1] * shape[2] * itemsize)]
+                       shape[0] * shape[1] * shape[2] * itemsize, "", (0.0, 0.0))]
+    names = {0: "input"} | {s.index: s.name for s in stages}
     for s in stages:
+        takes = ", ".join(names[i] for i in s.sources) if s.config.inputs is not None else ""
         rows.append(SummaryRow(s.index, s.name, s.type, s.summarize(), s.output_shape, s.param_count, s.macs,
-                               s.receptive_field, s.jump, s.output_bytes))
+                               s.receptive_field, s.jump, s.output_bytes, takes, s.start))
     return rows
+
+
+def _start(t: tuple[float, float]) -> str:
+    return ",".join(f"{v:g}" for v in t)
 
 
 def _count(n: int) -> str:
@@ -50,18 +58,25 @@ def _count(n: int) -> str:
 
 
 def format_summary(rows: Sequence[SummaryRow]) -> str:
-    """The aligned table, with totals (the input's memory not counted in them)."""
-    header = ["#", "stage", "type", "parameters", "output", "params", "mult-adds", "receptive field", "jump",
-              "memory"]
+    """The aligned table, with totals (the input's memory not counted in them).
+
+    ``start`` is the input coordinate (row, column) of output cell (0, 0)'s
+    receptive-field centre; an ``inputs`` column appears when a stage names
+    its inputs (a graph), listing them.
+    """
+    graph = any(r.inputs for r in rows)
+    header = ["#", "stage", "type", *(["inputs"] if graph else []), "parameters", "output", "params", "mult-adds",
+              "receptive field", "jump", "start", "memory"]
     cells = []
     for r in rows:
-        cells.append([str(r.index), r.name, r.type, r.parameters, times(*r.output_shape),
-                      _count(r.param_count), _count(r.macs), times(*r.receptive_field), times(*r.jump),
-                      format_bytes(r.memory)])
+        cells.append([str(r.index), r.name, r.type, *([r.inputs] if graph else []), r.parameters,
+                      times(*r.output_shape), _count(r.param_count), _count(r.macs), times(*r.receptive_field),
+                      times(*r.jump), _start(r.start), format_bytes(r.memory)])
     stages = rows[1:]
-    total = ["", "total", "", "", "", _count(sum(r.param_count for r in stages)),
-             _count(sum(r.macs for r in stages)), "", "", format_bytes(sum(r.memory for r in stages))]
-    right = {0, 5, 6, 9}
+    total = ["", "total", "", *([""] if graph else []), "", "", _count(sum(r.param_count for r in stages)),
+             _count(sum(r.macs for r in stages)), "", "", "", format_bytes(sum(r.memory for r in stages))]
+    shift = 1 if graph else 0
+    right = {0, 5 + shift, 6 + shift, 10 + shift}
     widths = [max(len(c[i]) for c in [*cells, total, header]) for i in range(len(header))]
 
     def line(row: list[str]) -> str:

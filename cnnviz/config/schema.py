@@ -36,6 +36,7 @@ from ..limits import (
     integer,
     name,
     number,
+    number_or_list,
     pair,
     string,
     wrong,
@@ -134,13 +135,52 @@ def _resize(v: Any, path: KeyPath) -> int | tuple[int, int] | None:
     raise wrong("null, [height, width] or the longest side as an integer", v, path)
 
 
+def _value_range(v: Any, path: KeyPath) -> tuple[float, float]:
+    if not isinstance(v, list) or len(v) != 2:
+        raise wrong("[low, high], two numbers", v, path)
+    lo, hi = number()(v[0], path + (0,)), number()(v[1], path + (1,))
+    if not hi > lo:
+        raise CnnvizError(f"high must be greater than low, not {v[1]} ≤ {v[0]}", path + (1,))
+    return lo, hi
+
+
+def _normalize(v: Any, path: KeyPath) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+    """``{mean: m, std: s}``: each one number or one per channel; std > 0."""
+    if v is None:
+        return None
+    if not isinstance(v, dict):
+        raise wrong("a mapping with 'mean' and 'std'", v, path)
+    for key in v:
+        if key not in ("mean", "std"):
+            raise CnnvizError(f"unknown key '{key}'{did_you_mean(key, ('mean', 'std'))}", path + (key,),
+                              at_key=True)
+    out = []
+    for key, default in (("mean", 0.0), ("std", 1.0)):
+        raw = v.get(key, default)
+        vals = number_or_list(raw, path + (key,))
+        vals = vals if isinstance(vals, tuple) else (vals,)
+        if not vals:
+            raise CnnvizError("needs at least one number", path + (key,))
+        if key == "std":
+            for i, x in enumerate(vals):
+                if x <= 0:
+                    raise CnnvizError(f"must be greater than 0, not {x:g}",
+                                      path + (key,) + ((i,) if isinstance(raw, list) else ()))
+        out.append(vals)
+    return out[0], out[1]
+
+
 _INPUT_SCHEMA: dict[str, tuple[Checker, Any]] = {
     "color": (choice("gray", "rgb", "keep"), "keep"),
     "resize": (_resize, None),
+    "range": (_value_range, [0.0, 1.0]),
+    "normalize": (_normalize, None),
 }
 
 _TOP_KEYS = ("name", "description", "input", "seed", "dtype", "stages", "render")
-_STAGE_ENVELOPE = ("type", "name")
+_STAGE_ENVELOPE = ("type", "name", "inputs")
+#: The name ``inputs:`` uses for the image itself (no stage may take it).
+IMAGE_NAME = "input"
 
 
 @dataclass(frozen=True)
@@ -152,6 +192,10 @@ class Config:
     stages : tuple of StageConfig
     color : {'gray', 'rgb', 'keep'}
     resize : None, int or (height, width)
+    value_range : (low, high)
+        ``input.range``: [0, 1] is mapped linearly to it.
+    normalize : ((mean, ...), (std, ...)) or None
+        ``input.normalize``: then ``(x − mean) / std`` per channel (one value, or one per channel).
     seed : int
     dtype : {'float32', 'float64'}
     render : dict
@@ -177,6 +221,8 @@ class Config:
     base_dir: Path
     locations: Locations = field(repr=False)
     text: str | None = field(default=None, repr=False)
+    value_range: tuple[float, float] = (0.0, 1.0)
+    normalize: tuple[tuple[float, ...], tuple[float, ...]] | None = None
 
     @property
     def fixed_input_shape(self) -> tuple[int, int, int] | None:
@@ -216,10 +262,16 @@ class Config:
                     params[k] = list(v)
                 else:
                     params[k] = v
-            stages.append({"type": s.type, "name": s.name, **params})
+            entry = {"type": s.type, "name": s.name, **params}
+            if s.inputs is not None:
+                entry["inputs"] = list(s.inputs)
+            stages.append(entry)
         return {
             "name": self.name,
-            "input": {"color": self.color, "resize": list(self.resize) if isinstance(self.resize, tuple) else self.resize},
+            "input": {"color": self.color, "resize": list(self.resize) if isinstance(self.resize, tuple) else self.resize,
+                      "range": list(self.value_range),
+                      "normalize": None if self.normalize is None else
+                      {"mean": list(self.normalize[0]), "std": list(self.normalize[1])}},
             "seed": self.seed,
             "dtype": self.dtype,
             "stages": stages,
@@ -290,6 +342,10 @@ class _Validator:
         stage_name = f"{stype}{counts[stype]}"
         if "name" in raw:
             stage_name = self.value(name, raw["name"], path + ("name",), stage_name)
+        if stage_name == IMAGE_NAME:
+            self.add(CnnvizError(f"the name '{IMAGE_NAME}' is reserved for the image (in 'inputs:')",
+                                 path + ("name",)))
+        inputs = self.value(_inputs_key, raw["inputs"], path + ("inputs",)) if "inputs" in raw else None
         body = {k: x for k, x in raw.items() if k not in _STAGE_ENVELOPE}
         before = len(self.errors)
         self.unknown_keys(body, kind.keys, path)
@@ -312,7 +368,51 @@ class _Validator:
         except CnnvizError as err:
             self.add(err)
             return None
-        return StageConfig(index, stype, stage_name, params)
+        return StageConfig(index, stype, stage_name, params, inputs)
+
+    def graph(self, stages: list[StageConfig]) -> list[StageConfig]:
+        """Check every stage's ``inputs`` against the stages before it, and how many its type takes."""
+        index = {st.name: st for st in stages}
+        ok: list[StageConfig] = []
+        for st in stages:
+            kind = REGISTRY[st.type]
+            path = st.path + ("inputs",)
+            where = f"{st.type} stage '{st.name}'"
+            bad = False
+            for j, taken in enumerate(st.inputs or ()):
+                if taken == IMAGE_NAME:
+                    continue
+                other = index.get(taken)
+                if taken == st.name:
+                    self.add(CnnvizError(f"{where} takes itself as an input", path + (j,)))
+                elif other is None:
+                    hint = did_you_mean(taken, [s.name for s in stages] + [IMAGE_NAME])
+                    self.add(CnnvizError(f"{where} takes '{taken}', which is no stage's name{hint}", path + (j,)))
+                elif other.index > st.index:
+                    self.add(CnnvizError(f"{where} takes '{taken}', which comes after it (stages[{other.index}]); "
+                                         "a stage takes earlier stages only", path + (j,)))
+                else:
+                    continue
+                bad = True
+            n = len(st.inputs) if st.inputs is not None else 1
+            if kind.arity is None and n < 2:
+                self.add(CnnvizError(f"{where} joins two or more inputs: name them with inputs: [a, b]",
+                                     path if st.inputs is not None else st.path))
+                bad = True
+            elif kind.arity == 1 and n != 1:
+                self.add(CnnvizError(f"{where} takes one input, not {n}", path))
+                bad = True
+            if not bad:
+                ok.append(st)
+        return ok
+
+
+def _inputs_key(v: Any, path: KeyPath) -> tuple[str, ...]:
+    """``inputs: name`` or ``inputs: [a, b, ...]``: earlier stages' names, or ``input`` for the image."""
+    items = [v] if isinstance(v, str) else v
+    if not isinstance(items, list) or not items:
+        raise wrong("a stage name or a list of earlier stage names (input: the image)", v, path)
+    return tuple(string(x, path + ((i,) if isinstance(v, list) else ())) for i, x in enumerate(items))
 
 
 def validate(data: Any, locations: Locations, base_dir: Path, text: str | None, source: str | None) -> Config:
@@ -334,7 +434,7 @@ def validate(data: Any, locations: Locations, base_dir: Path, text: str | None, 
     description = v.value(string, data["description"], ("description",)) if "description" in data else None
 
     inp = v.mapping(data.get("input"), ("input",), "a mapping")
-    inp = v.section(inp, _INPUT_SCHEMA, ("input",)) if inp is not None else dict(color="keep", resize=None)
+    inp = v.section(inp, _INPUT_SCHEMA, ("input",)) if inp is not None else dict(color="keep", resize=None, range=(0.0, 1.0), normalize=None)
     seed = v.value(integer(0, 2**63 - 1), data["seed"], ("seed",), 0) if "seed" in data else 0
     dtype = v.value(choice("float32", "float64"), data["dtype"], ("dtype",), "float32") if "dtype" in data \
         else "float32"
@@ -368,6 +468,7 @@ def validate(data: Any, locations: Locations, base_dir: Path, text: str | None, 
                 continue
             seen[st.name] = i
             stages.append(st)
+        stages = v.graph(stages)
 
     if v.errors:
         v.errors.sort(key=lambda e: (e.line or 0, e.column or 0))
@@ -386,6 +487,8 @@ def validate(data: Any, locations: Locations, base_dir: Path, text: str | None, 
         base_dir=base_dir,
         locations=locations,
         text=text,
+        value_range=inp["range"],
+        normalize=inp["normalize"],
     )
 
 

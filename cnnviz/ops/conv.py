@@ -174,6 +174,7 @@ def conv2d(
     flip: bool = False,
     bias: np.ndarray | None = None,
     depthwise: bool = False,
+    groups: int = 1,
 ) -> np.ndarray:
     """2-D cross-correlation (or true convolution) of a channel-last image.
 
@@ -205,6 +206,10 @@ def conv2d(
     depthwise : bool, optional
         If True, apply every kernel to every channel separately without
         summing over channels.
+    groups : int, optional
+        ONNX / PyTorch ``group``: the C input channels and the N kernels are
+        split into ``groups`` equal parts, kernel part g seeing channel part
+        g only; kernels are then (N, kh, kw, C / groups).
 
     Returns
     -------
@@ -217,6 +222,10 @@ def conv2d(
         and, when ``depthwise``, in kernel-major channel order::
 
             out[i, j, n*C + c] = sum_{a,b} xp[i*sh + a*dh, j*sw + b*dw, c] * K[n, a, b, c] + bias[n]
+
+        and, with ``groups`` g (D = C / g channels and M = N / g kernels a group)::
+
+            out[i, j, n] = sum_{a,b,d} xp[i*sh + a*dh, j*sw + b*dw, (n // M)*D + d] * K[n, a, b, d] + bias[n]
 
         ``H' = conv_output_size(H, kh, top, bottom, sh, dh)`` and likewise
         for ``W'``.
@@ -246,8 +255,13 @@ def conv2d(
         raise ValueError(f"kernels must have shape (N, kh, kw, C), got {k.shape}")
     n_k, kh, kw, kc = k.shape
     h, w, c = x.shape
-    if kc != c:
-        raise ValueError(f"kernel depth {kc} does not match the input's {c} channels")
+    if groups < 1 or c % groups or n_k % groups:
+        raise ValueError(f"groups {groups} must divide the {c} channels and the {n_k} kernels")
+    if groups > 1 and depthwise:
+        raise ValueError("groups and depthwise do not combine")
+    if kc * groups != c:
+        raise ValueError(f"kernel depth {kc} does not match the input's {c} channels"
+                         + (f" in {groups} groups" if groups > 1 else ""))
     if n_k < 1 or kh < 1 or kw < 1:
         raise ValueError(f"empty kernels of shape {k.shape}")
     sh, sw = as_pair(stride, "stride", 1)
@@ -274,9 +288,23 @@ def conv2d(
 
     geometry = (kh, kw, sh, sw, dh, dw, ho, wo)
     pads = ((pt, pb), (pl, pr))
-    if depthwise:
+    if groups > 1 and kc == 1:
+        # one input channel a group (MobileNet's depthwise convs): tap by tap over every map at once
+        xp = _pad_hwc(x, pads, pad_mode, pad_value)
+        out = _conv_per_channel(xp, k, b, geometry, n_k // groups)
+    elif groups > 1:
+        out = np.empty((ho, wo, n_k), dtype)
+        m = n_k // groups
+        for g in range(groups):
+            part = conv2d(x[:, :, g * kc:(g + 1) * kc], k[g * m:(g + 1) * m], padding=pads, pad_mode=pad_mode,
+                          pad_value=pad_value, stride=(sh, sw), dilation=(dh, dw),
+                          bias=None if b is None else b[g * m:(g + 1) * m])
+            out[:, :, g * m:(g + 1) * m] = part
+    elif depthwise:
         xp = _pad_hwc(x, pads, pad_mode, pad_value)
         out = _conv_depthwise(xp, k, b, geometry)
+    elif kh == kw == 1 and not any(pads[0]) and not any(pads[1]):
+        out = _conv_pointwise(x, k, b, sh, sw, ho, wo)
     elif kw * c < CHANNELS_FIRST_BELOW:
         # Channels-first gather: each copy moves whole (strided) image rows.
         xt = _pad_hwc(x, pads, pad_mode, pad_value, channels_first=True)
@@ -369,6 +397,52 @@ def _conv_im2col_cf(
         np.copyto(patches, windows[:, :, :, r0 : r0 + r])
         block = out[r0 : r0 + r].reshape(r * wo, n_k)
         np.matmul(patches.reshape(taps, r * wo).T, kmat, out=block)
+        if b is not None:
+            block += b
+    return out
+
+
+def _conv_pointwise(x: np.ndarray, k: np.ndarray, b: np.ndarray | None, sh: int, sw: int, ho: int,
+                    wo: int) -> np.ndarray:
+    """A 1×1 convolution without padding: one matrix product of the (strided) pixels, no patch copy."""
+    n_k, c = k.shape[0], k.shape[3]
+    xs = x[: (ho - 1) * sh + 1: sh, : (wo - 1) * sw + 1: sw]
+    xs = np.ascontiguousarray(xs) if not xs.flags.c_contiguous else xs
+    out = np.empty((ho, wo, n_k), dtype=x.dtype)
+    np.matmul(xs.reshape(ho * wo, c), k.reshape(n_k, c).T, out=out.reshape(ho * wo, n_k))
+    if b is not None:
+        out += b
+    return out
+
+
+def _conv_per_channel(
+    xp: np.ndarray, k: np.ndarray, b: np.ndarray | None, geometry: tuple[int, ...], per: int
+) -> np.ndarray:
+    """Grouped convolution with one input channel a group: kernel n sees channel n // per only."""
+    kh, kw, sh, sw, dh, dw, ho, wo = geometry
+    n_k = k.shape[0]
+    src = xp if per == 1 else np.repeat(xp, per, axis=2)  # channel n // per at position n
+    out = np.empty((ho, wo, n_k), dtype=xp.dtype)
+    rows = _block_rows(wo * n_k * xp.itemsize, ho, ELEMENTWISE_BLOCK_BYTES)
+    tmp = np.empty(rows * wo * n_k, dtype=xp.dtype)
+    taps = k[:, :, :, 0]  # (N, kh, kw)
+    for r0 in range(0, ho, rows):
+        r = min(rows, ho - r0)
+        block = out[r0: r0 + r]
+        scratch = tmp[: r * wo * n_k].reshape(r, wo, n_k)
+        first = True
+        for a in range(kh):
+            y0 = r0 * sh + a * dh
+            src_rows = src[y0: y0 + sh * (r - 1) + 1: sh]
+            for bb in range(kw):
+                x0 = bb * dw
+                tap = src_rows[:, x0: x0 + sw * (wo - 1) + 1: sw, :]  # (r, W', N)
+                if first:
+                    np.multiply(tap, taps[:, a, bb], out=block)
+                    first = False
+                else:
+                    np.multiply(tap, taps[:, a, bb], out=scratch)
+                    block += scratch
         if b is not None:
             block += b
     return out

@@ -7,17 +7,25 @@ memory access than ``kh·kw`` 2-D taps.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
 
 from .common import Pair, as_pair, check_hwc, float_array
 
-__all__ = ["pool_output_size", "pool2d", "global_pool"]
+__all__ = ["pool_output_size", "pool_pads", "pool2d", "global_pool"]
 
 
-def pool_output_size(n: int, k: int, stride: int, pad: int) -> int:
-    """Output length of a pooling along one axis (floor mode).
+def _sides(pad: int | Sequence[int]) -> tuple[int, int]:
+    if isinstance(pad, (int, np.integer)):
+        return int(pad), int(pad)
+    a, b = pad
+    return int(a), int(b)
+
+
+def pool_output_size(n: int, k: int, stride: int, pad: int | Sequence[int], ceil: bool = False) -> int:
+    """Output length of a pooling along one axis.
 
     Parameters
     ----------
@@ -27,27 +35,41 @@ def pool_output_size(n: int, k: int, stride: int, pad: int) -> int:
         Window length.
     stride : int
         Step between windows.
-    pad : int
-        Padding on each side.
+    pad : int or (before, after)
+        Padding on each side (an int: the same on both).
+    ceil : bool
+        Floor mode (windows that do not fit are dropped) or, with ``ceil``,
+        a last window that starts inside the input (or its leading padding)
+        and runs past the end is kept (ONNX ``ceil_mode``, PyTorch's rule).
 
     Returns
     -------
     int
-        ``floor((n + 2*pad - k) / stride) + 1``; windows that do not fit are
-        dropped.  May be zero or negative when the window does not fit.
+        ``floor((n + before + after - k) / stride) + 1`` (``ceil`` instead of
+        floor, less one when that last window would start in the trailing
+        padding).  May be zero or negative when the window does not fit.
 
     Examples
     --------
-    >>> pool_output_size(5, 2, 2, 0)
-    2
+    >>> pool_output_size(5, 2, 2, 0), pool_output_size(5, 2, 2, 0, ceil=True)
+    (2, 3)
     """
-    return (n + 2 * pad - k) // stride + 1
+    before, after = _sides(pad)
+    span = n + before + after - k
+    if span < 0:
+        return span // stride + 1
+    out = (-(-span // stride) if ceil else span // stride) + 1
+    if ceil and (out - 1) * stride >= n + before:
+        out -= 1
+    return out
 
 
-def _window_counts(n: int, k: int, stride: int, pad: int, out: int) -> np.ndarray:
-    """Number of real (unpadded) cells in each of ``out`` windows along one axis."""
-    start = np.arange(out) * stride - pad
-    return np.clip(np.minimum(start + k, n) - np.maximum(start, 0), 0, None)
+def _window_counts(n: int, k: int, stride: int, before: int, after: int, out: int, count_pad: bool) -> np.ndarray:
+    """Cells each of ``out`` windows averages over along one axis: the real ones, or with ``count_pad``
+    the real and padded ones (never the cells a ceil-mode window runs past the padding)."""
+    start = np.arange(out) * stride - before
+    lo, hi = (-before, n + after) if count_pad else (0, n)
+    return np.clip(np.minimum(start + k, hi) - np.maximum(start, lo), 0, None)
 
 
 def _reduce_taps(a: np.ndarray, k: int, stride: int, n_out: int, axis: int, combine: np.ufunc) -> np.ndarray:
@@ -65,15 +87,31 @@ def _reduce_taps(a: np.ndarray, k: int, stride: int, n_out: int, axis: int, comb
     return out
 
 
+PoolPad = int | Pair | tuple[Pair, Pair]
+
+
+def pool_pads(padding: PoolPad) -> tuple[Pair, Pair]:
+    """``p``, ``(ph, pw)`` or ``((top, bottom), (left, right))`` -> ``((top, bottom), (left, right))``."""
+    if isinstance(padding, (int, np.integer)):
+        return (int(padding), int(padding)), (int(padding), int(padding))
+    a, b = padding  # type: ignore[misc]
+    if isinstance(a, (int, np.integer)):
+        ph, pw = as_pair((a, b), "padding", 0)  # type: ignore[arg-type]
+        return (ph, ph), (pw, pw)
+    return as_pair(a, "padding", 0), as_pair(b, "padding", 0)
+
+
 def pool2d(
     x: np.ndarray,
     *,
     mode: Literal["max", "avg", "min"] = "max",
     size: int | Pair = (2, 2),
     stride: int | Pair | None = None,
-    padding: int | Pair = (0, 0),
+    padding: PoolPad = (0, 0),
+    ceil: bool = False,
+    count_pad: bool = False,
 ) -> np.ndarray:
-    """Max, average or min pooling of each channel, in floor mode.
+    """Max, average or min pooling of each channel.
 
     Parameters
     ----------
@@ -85,18 +123,24 @@ def pool2d(
         Window size ``(kh, kw)``.
     stride : int or (int, int), optional
         Step between windows; defaults to ``size``.
-    padding : int or (int, int), optional
-        ``(ph, pw)`` cells added on both sides of each axis.  Padded cells
-        never win a max or min and are not counted in an average, which is
-        the mean of the real cells in the window.
+    padding : int, (ph, pw) or ((top, bottom), (left, right)), optional
+        Cells added around the input.  Padded cells never win a max or min;
+        an average is the mean of the real cells in the window.
+    ceil : bool, optional
+        Keep a last window that starts inside the input but runs past its
+        end, counting only the cells inside (ONNX ``ceil_mode``).
+    count_pad : bool, optional
+        An average divides by the whole window, padding included (ONNX
+        ``count_include_pad``; the cells a ceil-mode window runs past the
+        padding are never counted).
 
     Returns
     -------
     out : (H', W', C) ndarray
-        ``H' = pool_output_size(H, kh, sh, ph)`` and likewise for ``W'``;
-        windows that do not fit are dropped, never zero-filled.  Same dtype as
-        ``x`` (average pooling of non-float input gives float64).  A window
-        made only of padding (possible only when ``pad >= size``) gives 0.
+        ``H' = pool_output_size(H, kh, sh, (top, bottom), ceil)`` and likewise
+        for ``W'``; in floor mode windows that do not fit are dropped, never
+        zero-filled.  Same dtype as ``x`` (average pooling of non-float input
+        gives float64).  A window made only of padding gives 0.
 
     Raises
     ------
@@ -111,14 +155,17 @@ def pool2d(
         a = float_array(a)
     kh, kw = as_pair(size, "size", 1)
     sh, sw = as_pair(size if stride is None else stride, "stride", 1)
-    ph, pw = as_pair(padding, "padding", 0)
+    (pt, pb), (pl, pr) = pool_pads(padding)
     h, w, c = a.shape
-    ho = pool_output_size(h, kh, sh, ph)
-    wo = pool_output_size(w, kw, sw, pw)
+    ho = pool_output_size(h, kh, sh, (pt, pb), ceil)
+    wo = pool_output_size(w, kw, sw, (pl, pr), ceil)
     if ho <= 0 or wo <= 0:
-        raise ValueError(f"pool window {kh}x{kw} does not fit the padded input {h + 2 * ph}x{w + 2 * pw}")
-
-    if ph or pw:
+        raise ValueError(f"pool window {kh}x{kw} does not fit the padded input {h + pt + pb}x{w + pl + pr}")
+    # a ceil-mode window may run past the padding: pad that far too (those cells never count)
+    eh = max(0, (ho - 1) * sh + kh - (h + pt + pb))
+    ew = max(0, (wo - 1) * sw + kw - (w + pl + pr))
+    padded = bool(pt or pb or pl or pr or eh or ew)
+    if padded:
         if mode == "avg":
             fill: float | int = 0
         elif a.dtype.kind == "f":
@@ -128,7 +175,7 @@ def pool2d(
         else:
             info = np.iinfo(a.dtype)
             fill = info.min if mode == "max" else info.max
-        ap = np.pad(a, ((ph, ph), (pw, pw), (0, 0)), mode="constant", constant_values=fill)
+        ap = np.pad(a, ((pt, pb + eh), (pl, pr + ew), (0, 0)), mode="constant", constant_values=fill)
     else:
         ap = a
 
@@ -145,14 +192,15 @@ def pool2d(
     col_reduced = _reduce_taps(ap, kh, sh, ho, 0, combine)
     out = _reduce_taps(col_reduced, kw, sw, wo, 1, combine)
 
-    if ph or pw:
-        counts_h = _window_counts(h, kh, sh, ph, ho)
-        counts_w = _window_counts(w, kw, sw, pw, wo)
-        counts = (counts_h[:, None] * counts_w[None, :])[:, :, None]
+    if padded:
+        real = (_window_counts(h, kh, sh, pt, pb, ho, False)[:, None]
+                * _window_counts(w, kw, sw, pl, pr, wo, False)[None, :])[:, :, None]
         if mode == "avg":
+            counts = real if not count_pad else (_window_counts(h, kh, sh, pt, pb, ho, True)[:, None]
+                                                 * _window_counts(w, kw, sw, pl, pr, wo, True)[None, :])[:, :, None]
             out /= np.maximum(counts, 1).astype(out.dtype)
-        elif not counts.all():
-            out[np.broadcast_to(counts == 0, out.shape)] = 0
+        if not real.all():
+            out[np.broadcast_to(real == 0, out.shape)] = 0
     elif mode == "avg":
         out /= out.dtype.type(kh * kw)
     return out

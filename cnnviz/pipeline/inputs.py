@@ -40,6 +40,12 @@ def input_shape(raw: RawImage, config: Config | None, *, max_pixels: int = MAX_P
     if resize is not None and shape[0] * shape[1] > max_pixels:
         raise CnnvizError(f"{src.given if src else 'the image'}: input.resize to {shape[1]}×{shape[0]} = "
                           f"{shape[0] * shape[1]:,} pixels is more than the limit of {max_pixels:,}")
+    if config is not None and config.normalize is not None:
+        for key, values in zip(("mean", "std"), config.normalize, strict=True):
+            if len(values) not in (1, shape[2]):
+                s = "" if shape[2] == 1 else "s"
+                raise config.error(f"{len(values)} values for the input's {shape[2]} channel{s}"
+                                   f"{f' ({src.given})' if src else ''}", ("input", "normalize", key))
     return shape
 
 
@@ -53,11 +59,13 @@ def resize_bytes(raw: RawImage, config: Config | None) -> int:
 
 
 def prepare_input(raw: RawImage, config: Config | None) -> np.ndarray:
-    """Apply ``input`` (colour, resize) and the run's dtype: (H, W, C), C-contiguous."""
+    """Apply ``input`` (colour, resize, range, normalize) and the run's dtype: (H, W, C), C-contiguous."""
     arr, _ = raw
     if config is None:
         return prepare_image(arr)
-    return prepare_image(arr, color=config.color, resize=config.resize, dtype=config.np_dtype)
+    mean, std = config.normalize if config.normalize is not None else (None, None)
+    return prepare_image(arr, color=config.color, resize=config.resize, dtype=config.np_dtype,
+                         value_range=config.value_range, mean=mean, std=std)
 
 
 def load_image(source: str | os.PathLike[str] | np.ndarray, config: Config | None = None, *,

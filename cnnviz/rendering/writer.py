@@ -235,6 +235,8 @@ class Writer:
         stem = stage_file_name(layer.index, layer.name, self.width)[:-4]
         heading = f"{layer.index:0{self.width}d} {layer.name}"
         detail = f"{layer.type} · {times(*y.shape)}"
+        if ps is not None and ps.config.inputs is not None:
+            detail += " ← " + ", ".join(ps.config.inputs)
         desc = ps.describe() if ps is not None else ""
         files = []
         if is_vector(y.shape):

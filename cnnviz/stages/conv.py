@@ -1,7 +1,7 @@
 """The ``conv`` stage: cross-correlation (or convolution) with a bank of kernels.
 
 Parameters (SPEC §1): ``filters`` (required), ``padding``, ``pad_mode``,
-``pad_value``, ``stride``, ``dilation``, ``flip``, ``bias``, ``depthwise``.
+``pad_value``, ``stride``, ``dilation``, ``flip``, ``bias``, ``depthwise``, ``groups``.
 Input (H, W, C), N kernels -> (H', W', N), or (H', W', N·C) when depthwise
 (kernel-major: map ``n·C + c`` is kernel n on channel c).
 """
@@ -15,25 +15,45 @@ import numpy as np
 
 from ..errors import CnnvizError, KeyPath, did_you_mean
 from ..formatting import times
-from ..limits import MAX_KERNEL_SIDE, boolean, choice, number, number_or_list, pair, wrong
+from ..limits import MAX_KERNEL_SIDE, boolean, choice, integer, number, number_or_list, pair, wrong
 from ..ops.conv import PATCH_BLOCK_BYTES, PATCH_ROWS_MAX, PATCH_ROWS_MIN, conv2d, conv_output_size, conv_padding
 from .base import Key, PlanContext, PlannedStage, Shape, StageConfig, StageType, Window
 from .filters import filters_list, resolve_kernels
 
-__all__ = ["Conv", "conv_padding_key", "bias_vector", "too_big"]
+__all__ = ["Conv", "conv_padding_key", "padding_pairs", "padding_text", "resolve_padding", "bias_vector", "too_big"]
 
 
-def conv_padding_key(v: Any, path: KeyPath) -> str | tuple[int, int]:
-    """``valid`` | ``same`` | ``full`` | an int | ``[pad_h, pad_w]``."""
+def padding_pairs(v: Any, path: KeyPath) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """``[[top, bottom], [left, right]]`` -> ((top, bottom), (left, right)); None when ``v`` is not of that form."""
+    if isinstance(v, list) and len(v) == 2 and all(isinstance(x, list) for x in v):
+        one = pair(0, MAX_KERNEL_SIDE)
+        a, b = one(v[0], path + (0,)), one(v[1], path + (1,))
+        return a, b
+    return None
+
+
+def conv_padding_key(v: Any, path: KeyPath) -> Any:
+    """``valid`` | ``same`` | ``full`` | an int | ``[pad_h, pad_w]`` | ``[[top, bottom], [left, right]]``."""
     if v in ("valid", "same", "full"):
         return v
+    explicit = padding_pairs(v, path)
+    if explicit is not None:
+        return explicit
     if isinstance(v, (int, list)) and not isinstance(v, bool):
         try:
             return pair(0, MAX_KERNEL_SIDE)(v, path)
         except CnnvizError:
             pass
-    raise wrong("valid, same, full, an integer or [pad_h, pad_w]", v, path,
+    raise wrong("valid, same, full, an integer, [pad_h, pad_w] or [[top, bottom], [left, right]]", v, path,
                 did_you_mean(v, ("valid", "same", "full")) if isinstance(v, str) else "")
+
+
+def resolve_padding(spec: Any, kernel_hw: tuple[int, int], dilation: tuple[int, int]) -> tuple[tuple[int, int],
+                                                                                             tuple[int, int]]:
+    """The ``padding`` key as ((top, bottom), (left, right))."""
+    if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], tuple):
+        return spec
+    return conv_padding(spec, kernel_hw, dilation)
 
 
 def bias_vector(ctx: PlanContext, st: StageConfig, n: int, what: str) -> np.ndarray:
@@ -52,6 +72,15 @@ def too_big(ctx: PlanContext, st: StageConfig, kind: str, k: tuple[int, int], n:
                      st.path)
 
 
+def padding_text(pad: Any, word: str) -> str:
+    if isinstance(pad, str):
+        return pad
+    if isinstance(pad[0], tuple):
+        (t, b), (left, r) = pad
+        return f"{word} {t},{b} × {left},{r}"
+    return f"{word} {times(*pad)}"
+
+
 class Conv(StageType):
     keeps_channels = False
     name = "conv"
@@ -67,15 +96,27 @@ class Conv(StageType):
         "flip": Key(boolean, False),
         "bias": Key(number_or_list, 0.0),
         "depthwise": Key(boolean, False),
+        "groups": Key(integer(1, 100_000), 1),
     }
+
+    def check(self, params: dict[str, Any], given: set[str], path: KeyPath) -> None:
+        if params["groups"] > 1 and params["depthwise"]:
+            raise CnnvizError("'groups' and 'depthwise: true' do not combine (depthwise is every kernel on "
+                              "every channel; groups splits the channels)", path + ("groups",))
 
     def plan(self, ctx: PlanContext, st: StageConfig, shapes: Sequence[Shape]) -> PlannedStage:
         h, w, c = shapes[0]
         p = st.params
-        kernels, count, names, own = resolve_kernels(ctx, st, c, depthwise=p["depthwise"])
-        n, kh, kw, _ = kernels.shape
+        g = p["groups"]
+        if c % g:
+            raise ctx.error(f"conv stage '{st.name}': groups {g} must divide the input's {c} channels",
+                            st.path + ("groups",))
+        kernels, count, names, own = resolve_kernels(ctx, st, c, depthwise=p["depthwise"], depth=c // g)
+        n, kh, kw, d = kernels.shape
+        if n % g:
+            raise ctx.error(f"conv stage '{st.name}': groups {g} must divide its {n} kernels", st.path + ("groups",))
         dil, stride = p["dilation"], p["stride"]
-        pad = conv_padding(p["padding"], (kh, kw), dil)
+        pad = resolve_padding(p["padding"], (kh, kw), dil)
         eff = (dil[0] * (kh - 1) + 1, dil[1] * (kw - 1) + 1)
         padded_hw = (h + sum(pad[0]), w + sum(pad[1]))
         if eff[0] > padded_hw[0] or eff[1] > padded_hw[1]:
@@ -88,7 +129,7 @@ class Conv(StageType):
             st, self, tuple(shapes), (oh, ow, oc), ctx.np_dtype,
             kernels=kernels, kernel_names=tuple(names), kernel_shapes=tuple(own),
             bias=bias_vector(ctx, st, n, "filters"), padding=pad,
-            param_count=count + n, macs=oh * ow * n * kh * kw * c,
+            param_count=count + n, macs=oh * ow * n * kh * kw * d,
         )
 
     def apply(self, ps: PlannedStage, xs: list[np.ndarray], *, inplace: bool) -> np.ndarray:
@@ -96,7 +137,7 @@ class Conv(StageType):
         assert ps.kernels is not None and ps.padding is not None
         return conv2d(xs[0], ps.kernels, padding=ps.padding, pad_mode=p["pad_mode"], pad_value=p["pad_value"],
                       stride=p["stride"], dilation=p["dilation"], flip=p["flip"], bias=ps.bias,
-                      depthwise=p["depthwise"])
+                      depthwise=p["depthwise"], groups=p["groups"])
 
     def temp_bytes(self, ps: PlannedStage) -> int:
         item = ps.dtype.itemsize
@@ -110,6 +151,12 @@ class Conv(StageType):
         rows = min(max(PATCH_BLOCK_BYTES // max(1, taps * item), PATCH_ROWS_MIN), PATCH_ROWS_MAX)
         patches = min(rows, ho * wo + wo) * taps * item
         depthwise = ho * wo * oc * item if ps.params["depthwise"] else 0
+        g = ps.params["groups"]
+        if g > 1:  # per group: its slice of the input, its patches and its part of the output
+            taps = kh * kw * (c // g)
+            patches = min(rows, ho * wo + wo) * taps * item + (ho * wo * (oc // g) * item)
+            if c // g == 1:
+                patches = (h + t + b) * (w + left + r) * oc * item if oc != c else ho * wo * oc * item
         return padded + patches + depthwise
 
     def window(self, ps: PlannedStage) -> Window:
@@ -126,8 +173,9 @@ class Conv(StageType):
         sizes = sorted(set(ps.kernel_shapes or [(kh, kw)]))
         own = " and ".join(times(*hw) for hw in sizes)
         parts = [f"{n} kernel{'s' if n != 1 else ''} {own}" + (f" × {c} channels" if c > 1 else "")]
-        pad = p["padding"]
-        parts.append(pad if isinstance(pad, str) else f"padding {times(*pad)}")
+        parts.append(padding_text(p["padding"], "padding"))
+        if p["groups"] > 1:
+            parts.append(f"{p['groups']} groups")
         for key in ("stride", "dilation"):
             v = tuple(p[key])
             if v != (1, 1):
@@ -143,8 +191,9 @@ class Conv(StageType):
         assert ps.kernels is not None
         n, kh, kw, _ = ps.kernels.shape
         parts = [f"{n} × {kh}×{kw}"]
-        pad = p["padding"]
-        parts.append(pad if isinstance(pad, str) else f"pad {times(*pad)}")
+        parts.append(padding_text(p["padding"], "pad"))
+        if p["groups"] > 1:
+            parts.append(f"groups {p['groups']}")
         if p["pad_mode"] != "constant":
             parts.append(p["pad_mode"])
         if p["stride"] != (1, 1):

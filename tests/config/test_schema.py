@@ -27,7 +27,8 @@ def test_text_path_and_dict_agree(tmp_path):
     c = load_config({"seed": 3, "stages": [{"type": "pool", "size": 3}, "relu"]})
     for cfg in (a, b, c):
         assert cfg.seed == 3
-        assert cfg.stages[0].params == {"mode": "max", "size": (3, 3), "stride": (3, 3), "padding": (0, 0)}
+        assert cfg.stages[0].params == {"mode": "max", "size": (3, 3), "stride": (3, 3), "padding": (0, 0),
+                                        "ceil": False, "count_pad": False}
     assert a.source == str(p) and b.source == "<string>" and c.source is None
     assert load_config(str(p)).stages == a.stages
 
@@ -53,7 +54,8 @@ def test_every_stage_type_with_defaults():
     assert conv["stride"] == (1, 1) and conv["dilation"] == (1, 1)
     assert conv["flip"] is False and conv["bias"] == 0 and conv["depthwise"] is False
     assert p["leaky_relu"] == {"slope": 0.01}
-    assert p["pool"] == {"mode": "max", "size": (2, 2), "stride": (2, 2), "padding": (0, 0)}
+    assert p["pool"] == {"mode": "max", "size": (2, 2), "stride": (2, 2), "padding": (0, 0), "ceil": False,
+                         "count_pad": False}
     assert p["global_pool"] == {"mode": "avg"}
     assert p["norm"] == {"mode": "lrn", "size": 5, "alpha": 1e-4, "beta": 0.75, "k": 2.0}
     assert p["dense"]["units"] == 3 and p["dense"]["labels"] is None
@@ -147,7 +149,8 @@ def test_wrong_types_and_values(tmp_path):
         "x.yaml:3:30: input.resize: must be an integer or a list of 2 integers, not a list of 3",
         "x.yaml:5:24: stages[0].size: must be at least 1, not 0",
         "x.yaml:5:33: stages[0].mode: must be one of max, avg, min, not 'mean'",
-        "x.yaml:6:45: stages[1].padding: must be valid, same, full, an integer or [pad_h, pad_w], "
+        "x.yaml:6:45: stages[1].padding: must be valid, same, full, an integer, [pad_h, pad_w] or "
+        "[[top, bottom], [left, right]], "
         "not 'sam' (did you mean 'same'?)",
         "x.yaml:6:56: stages[1].flip: must be true or false, not 'yes please'",
         "x.yaml:6:76: stages[1].stride: must be an integer or a list of 2 integers, not 1.5",

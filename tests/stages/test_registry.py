@@ -45,6 +45,8 @@ MINIMAL = {
     "leaky_relu": {}, "pool": {}, "global_pool": {}, "norm": {}, "dense": {"units": 3}, "softmax": {},
     "batchnorm": {"mean": 0.5, "var": 0.25}, "clip": {"min": 0.2, "max": 0.7}, "hardsigmoid": {},
     "hardswish": {}, "relu": {}, "sigmoid": {}, "tanh": {}, "abs": {},
+    "add": {"inputs": ["input", "input"]}, "mul": {"inputs": ["input", "input"]},
+    "concat": {"inputs": ["input", "input"]},
 }
 
 
