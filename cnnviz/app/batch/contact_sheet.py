@@ -4,7 +4,9 @@ Layout of a batch folder ``OUT``::
 
     OUT/index.html                      the contact sheet (this module)
     OUT/<config>/<image>/               what ``cnnviz run`` writes (SPEC §3)
-    OUT/<config>/<image>/thumbs/*.png   small copies of the input and stage pictures
+    OUT/<config>/<image>/thumbs/*.png   a thumbnail of the input and of every stage: its
+                                        maps themselves (no title, labels or colorbar),
+                                        all in one box size (:data:`THUMB_BOX`)
     OUT/<config>/<image>/.cnnviz-batch.json
                                         the batch stamp: written last, after a
                                         render and its thumbnails succeeded
@@ -18,9 +20,16 @@ JavaScript, no network fetches; it works when opened from ``file://``.
 
 With few images (at most :data:`GRID_MAX_IMAGES`) the page is one table, a
 row per config and a column per image, each cell showing a thumbnail of the
-input and of every stage.  With more images, each config gets its own table,
-a row per image and a column per stage, so that the same stage lines up
-down a column.
+input and of every stage, the same number of thumbnails a line in every
+cell, so that the same stage lines up along a row.  With more images, each
+config gets its own table, a row per image and a column per stage, so that
+the same stage lines up down a column.  Every thumbnail is the same size
+(whatever the image's size), its caption says the stage's name, type and
+shape, and it links to the full picture.
+
+This module is longer than 600 lines because the thumbnails (their one box
+size and tiling) and the page that lays them out in line are one contract,
+kept in one place; the thumbnail half could move to its own module.
 """
 
 from __future__ import annotations
@@ -35,6 +44,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import numpy as np
+
 from ...io.pngio import atomic_write
 from ...version import __version__
 
@@ -42,9 +53,16 @@ __all__ = [
     "STAMP",
     "FAILURES",
     "THUMBS",
+    "THUMB_BOX",
     "THUMB_SIZE",
+    "THUMB_GAP",
     "GRID_MAX_IMAGES",
     "LAZY_OVER",
+    "ThumbLayout",
+    "thumb_layout",
+    "thumb_name",
+    "thumbnail",
+    "resample",
     "make_thumbnails",
     "read_stamp",
     "write_stamp",
@@ -60,10 +78,18 @@ STAMP = ".cnnviz-batch.json"
 FAILURES = ".cnnviz-batch-failures.json"
 #: Thumbnail folder inside each output folder.
 THUMBS = "thumbs"
-#: A thumbnail's longer side, in pixels.
-THUMB_SIZE = 160
+#: Every thumbnail's (width, height), in pixels: one size for every stage of every image.
+THUMB_BOX = (160, 120)
+#: A thumbnail's width, in pixels.
+THUMB_SIZE = THUMB_BOX[0]
+#: The frame line between and around a thumbnail's tiles, in pixels.
+THUMB_GAP = 1
+#: The files that are pictures (``render.format``).
+PICTURE_SUFFIXES = (".png", ".svg", ".pdf")
 #: Up to this many images the page is one configs × images table.
 GRID_MAX_IMAGES = 6
+#: About how wide (CSS pixels) the one-table page may grow: how many thumbnails a cell puts on a line.
+SHEET_WIDTH = 1200
 #: With more thumbnails than this the page asks the browser to load them lazily.
 LAZY_OVER = 400
 
@@ -72,28 +98,191 @@ LAZY_OVER = 400
 # Thumbnails and stamps (written by the workers).
 
 
+def _map_rasters(drawing: Any) -> list[Any]:
+    """A drawing's maps: its rasters named ``map <channel>`` (a grid) or ``input`` (the input picture)."""
+    return [r for r in getattr(drawing, "rasters", []) if r.name == "input" or r.name.startswith("map ")]
+
+
+def _rgb(raster: Any) -> np.ndarray:
+    """A raster's data as (rows, cols, 3) uint8 colours."""
+    data = np.asarray(raster.data)
+    if data.ndim == 2:
+        pal = np.asarray(raster.palette if raster.palette is not None else np.repeat(np.arange(256)[:, None], 3, 1),
+                         np.uint8)
+        return pal[data]
+    return np.asarray(data[:, :, :3], np.uint8)
+
+
+def _axis_weights(n_in: int, n_out: int) -> np.ndarray:
+    """(n_out, n_in) weights along one axis: the area each output cell covers of each input cell (shrinking),
+    or nearest-neighbour (enlarging)."""
+    if n_out >= n_in:
+        w = np.zeros((n_out, n_in))
+        w[np.arange(n_out), np.arange(n_out) * n_in // n_out] = 1.0
+        return w
+    edges = np.arange(n_out + 1) * (n_in / n_out)
+    j = np.arange(n_in)[None, :]
+    cover = np.minimum(edges[1:, None], j + 1) - np.maximum(edges[:-1, None], j)
+    w = np.clip(cover, 0.0, None)
+    return w / w.sum(axis=1, keepdims=True)
+
+
+def resample(rgb: np.ndarray, h: int, w: int) -> np.ndarray:
+    """(rows, cols, 3) colours to (h, w, 3) uint8: area averaging where it shrinks (every row and column
+    counts, none is dropped), nearest-neighbour where it enlarges."""
+    rows, cols = rgb.shape[:2]
+    if (rows, cols) == (h, w):
+        return np.asarray(rgb, np.uint8)
+    if h >= rows and w >= cols:
+        from ...rendering.canvas import nearest
+
+        return np.asarray(nearest(rgb, h, w), np.uint8)
+    wr, wc = _axis_weights(rows, h), _axis_weights(cols, w)
+    acc = np.zeros((h, cols * 3))
+    for r0 in range(0, rows, 256):  # a band of rows at a time: a 4096² map needs no 400 MB float copy
+        band = rgb[r0:r0 + 256].reshape(-1, cols * 3).astype(np.float64)
+        acc += wr[:, r0:r0 + 256] @ band
+    out = np.einsum("ikc,lk->ilc", acc.reshape(h, cols, 3), wc)
+    return np.clip(np.floor(out + 0.5), 0, 255).astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class ThumbLayout:
+    """Where a thumbnail's tiles go: ``cols`` × ``rows`` tiles of ``tile_w`` × ``tile_h`` pixels, the first
+    one's top-left at (``left``, ``top``), one pixel of frame between and around them."""
+
+    cols: int
+    rows: int
+    tile_w: int
+    tile_h: int
+    left: int
+    top: int
+
+    def box(self, j: int) -> tuple[int, int, int, int]:
+        """Tile ``j``'s (top, left, bottom, right) in the thumbnail (row by row)."""
+        r, c = divmod(j, self.cols)
+        top = self.top + r * (self.tile_h + THUMB_GAP)
+        left = self.left + c * (self.tile_w + THUMB_GAP)
+        return top, left, top + self.tile_h, left + self.tile_w
+
+
+def thumb_layout(n: int, h: int, w: int, box: tuple[int, int] = THUMB_BOX) -> ThumbLayout:
+    """The tiling of ``n`` maps of ``h`` × ``w`` that shows them largest in ``box`` (width, height).
+
+    Every column count is tried; the maps keep their aspect ratio, a
+    :data:`THUMB_GAP` pixel frame line runs between and around the tiles,
+    and the whole is centred in the box.
+    """
+    bw, bh = box
+    g = THUMB_GAP
+    best: tuple[float, int] = (-1.0, 1)
+    for cols in range(1, max(1, n) + 1):
+        rows = -(-n // cols)
+        s = min((bw - (cols + 1) * g) / (cols * w), (bh - (rows + 1) * g) / (rows * h))
+        if s > best[0] + 1e-12:
+            best = (s, cols)
+    s, cols = best
+    rows = -(-n // cols)
+    tw = max(1, min(int(w * s + 1e-9), (bw - (cols + 1) * g) // cols))
+    th = max(1, min(int(h * s + 1e-9), (bh - (rows + 1) * g) // rows))
+    mw, mh = cols * tw + (cols + 1) * g, rows * th + (rows + 1) * g
+    return ThumbLayout(cols, rows, tw, th, (bw - mw) // 2 + g, (bh - mh) // 2 + g)
+
+
+def _grid_thumbnail(maps: Sequence[Any], box: tuple[int, int]) -> np.ndarray:
+    """The maps themselves, tiled and framed, centred in a white ``box``: no text."""
+    from ...rendering.canvas import FRAME_COLOUR, WHITE_COLOUR
+
+    bw, bh = box
+    canvas = np.empty((bh, bw, 3), np.uint8)
+    canvas[:] = WHITE_COLOUR
+    h = max(int(r.data.shape[0]) for r in maps)
+    w = max(int(r.data.shape[1]) for r in maps)
+    lay = thumb_layout(len(maps), h, w, box)
+    g = THUMB_GAP
+    for j, r in enumerate(maps):
+        top, left, bottom, right = lay.box(j)
+        canvas[top - g:bottom + g, left - g:right + g] = FRAME_COLOUR
+        canvas[top:bottom, left:right] = resample(_rgb(r), bottom - top, right - left)
+    return canvas
+
+
+def _picture_thumbnail(drawing: Any, box: tuple[int, int]) -> np.ndarray:
+    """A picture with no maps (a bar chart) without its text, cropped to what is drawn and fitted into ``box``."""
+    from ...rendering.canvas import WHITE_COLOUR, Drawing, Text, rasterize
+
+    bare = Drawing(drawing.width, drawing.height, drawing.dpi,
+                   [i for i in drawing.items if not isinstance(i, Text)])
+    pixels, palette = rasterize(bare)
+    rgb = palette[pixels] if palette is not None else pixels
+    bw, bh = box
+    canvas = np.empty((bh, bw, 3), np.uint8)
+    canvas[:] = WHITE_COLOUR
+    ink = np.any(rgb != np.array(WHITE_COLOUR, np.uint8), axis=2)
+    if not ink.any():
+        return canvas
+    ys, xs = np.nonzero(ink)
+    rgb = rgb[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    rows, cols = rgb.shape[:2]
+    pad = 2 * THUMB_GAP
+    s = min((bw - 2 * pad) / cols, (bh - 2 * pad) / rows)
+    # a bar's thickness says nothing: a flat chart (few bars, 750 px wide) may be up to 3× taller
+    t = min((bh - 2 * pad) / rows, 3 * s)
+    w, h = max(1, min(bw, round(cols * s))), max(1, min(bh, round(rows * t)))
+    top, left = (bh - h) // 2, (bw - w) // 2
+    canvas[top:top + h, left:left + w] = resample(rgb, h, w)
+    return canvas
+
+
+def thumbnail(drawing: Any, box: tuple[int, int] = THUMB_BOX) -> np.ndarray:
+    """A picture's thumbnail, (height, width, 3) uint8 of exactly ``box`` (width, height).
+
+    A grid (or the input) is its maps themselves — the drawing's map rasters
+    at their own resolution, tiled with a one-pixel frame, shrunk by area
+    averaging of their colours or enlarged nearest-neighbour, centred on
+    white — never its title, labels or colorbar.  A picture without maps (a
+    bar chart) is its bars and axes, without text, shrunk to fit.
+    """
+    maps = _map_rasters(drawing)
+    return _grid_thumbnail(maps, box) if maps else _picture_thumbnail(drawing, box)
+
+
 def _pictures(manifest: Mapping[str, Any]) -> list[str]:
     """The input and stage grid pictures of a manifest, in order (the ones that get thumbnails)."""
     names: list[str] = []
-    names += [f for f in (manifest.get("input") or {}).get("files") or [] if f.endswith(".png")]
+    names += [f for f in (manifest.get("input") or {}).get("files") or [] if _is_picture(f)]
     for st in manifest.get("stages") or []:
-        files = [f for f in st.get("files") or [] if f.endswith(".png") and not f.startswith("filters_")]
+        files = [f for f in st.get("files") or [] if _is_picture(f) and not f.startswith("filters_")]
         names += files[:1]
     return [n for n in names if "/" not in n and "\\" not in n]
 
 
-def make_thumbnails(outdir: str | os.PathLike[str], size: int = THUMB_SIZE) -> dict[str, list[int]]:
-    """Write ``thumbs/<name>`` for the input and every stage picture listed in ``outdir/manifest.json``.
+def _is_picture(name: Any) -> bool:
+    return isinstance(name, str) and name.lower().endswith(PICTURE_SUFFIXES)
 
-    Each thumbnail fits in ``size`` × ``size`` pixels (never enlarged) and is
-    written atomically; thumbnails of pictures no longer listed are removed.
+
+def thumb_name(picture: str) -> str:
+    """The thumbnail file of a picture file: ``01_edges.png`` (also for ``01_edges.svg``)."""
+    return picture.rsplit(".", 1)[0] + ".png"
+
+
+def make_thumbnails(outdir: str | os.PathLike[str], drawings: Mapping[str, Any],
+                    box: tuple[int, int] = THUMB_BOX) -> dict[str, list[int]]:
+    """Write ``thumbs/<stem>.png`` for the input and every stage picture listed in ``outdir/manifest.json``.
+
+    ``drawings`` are the pictures as drawn (:attr:`~cnnviz.app.session.SessionResult.drawings`, by file
+    stem).  Every thumbnail is exactly ``box`` (width, height) pixels, whatever
+    the image's size, so that a stage's thumbnails line up across images
+    (:func:`thumbnail`); each is written atomically, and thumbnails of
+    pictures no longer listed are removed.  A picture without a drawing gets
+    no thumbnail.
 
     Returns
     -------
     dict
-        Picture name -> ``[width, height]`` of its thumbnail.
+        Thumbnail file name -> ``[width, height]``.
     """
-    from PIL import Image
+    from ...io.pngio import write_png
 
     out = Path(outdir)
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
@@ -101,12 +290,13 @@ def make_thumbnails(outdir: str | os.PathLike[str], size: int = THUMB_SIZE) -> d
     folder.mkdir(exist_ok=True)
     sizes: dict[str, list[int]] = {}
     for name in _pictures(manifest):
-        with Image.open(out / name) as src:
-            im = src.convert("RGB")  # palette grids: resample colours, not indices
-        im.thumbnail((size, size), Image.Resampling.LANCZOS, reducing_gap=2.0)
-        with atomic_write(folder / name, "wb") as f:
-            im.save(f, format="PNG", compress_level=1)
-        sizes[name] = [im.width, im.height]
+        stem = name.rsplit(".", 1)[0]
+        drawing = drawings.get(stem)
+        if drawing is None:
+            continue
+        thumb = thumb_name(name)
+        write_png(folder / thumb, thumbnail(drawing, box), None)
+        sizes[thumb] = [int(box[0]), int(box[1])]
     for old in folder.glob("*.png"):
         if old.name not in sizes:
             old.unlink(missing_ok=True)
@@ -188,22 +378,23 @@ def _cell_from_folder(out: Path, config: str, image: str, stamp: Mapping[str, An
     thumbs: Mapping[str, Any] = stamp.get("thumbs") or {}
 
     def picture(name: str, heading: str, detail: str, tooltip: str = "") -> Picture:
-        size = thumbs.get(name)
-        has = size is not None and (folder / THUMBS / name).is_file()
+        thumb = thumb_name(name)
+        size = thumbs.get(thumb)
+        has = size is not None and (folder / THUMBS / thumb).is_file()
         return Picture(
             href=_rel(config, image, name),
-            thumb=_rel(config, image, THUMBS, name) if has else None,
+            thumb=_rel(config, image, THUMBS, thumb) if has else None,
             size=(int(size[0]), int(size[1])) if has and isinstance(size, list) and len(size) == 2 else None,
             heading=heading, detail=detail, tooltip=tooltip,
         )
 
     shape = (manifest.get("image") or {}).get("shape")
     for name in (manifest.get("input") or {}).get("files") or []:
-        if name.endswith(".png"):
+        if _is_picture(name):
             cell.pictures.append(picture(name, "input", _shape(shape)))
     for st in manifest.get("stages") or []:
         files = [f for f in st.get("files") or [] if isinstance(f, str)]
-        grids = [f for f in files if f.endswith(".png") and not f.startswith("filters_")]
+        grids = [f for f in files if _is_picture(f) and not f.startswith("filters_")]
         if not grids:
             continue
         idx = st.get("index")
@@ -259,14 +450,15 @@ table.sheet thead th { background: var(--bg); position: sticky; top: 0; z-index:
 table.sheet tbody th { background: var(--bg); min-width: 8rem; }
 th .source, td .source { display: block; font-weight: normal; color: var(--soft); font-size: .8rem;
                          word-break: break-all; }
-.stages { display: flex; flex-wrap: wrap; gap: .5rem; max-width: 44rem; }
-.stages { align-items: flex-start; }
-figure { margin: 0; width: 164px; }
-figure img { display: block; max-width: 160px; max-height: 160px; width: auto; height: auto;
-             border: 1px solid var(--line); background: #fff; image-rendering: auto; }
-figure .missing { display: flex; align-items: center; justify-content: center; width: 96px; height: 64px;
-                  border: 1px dashed var(--line); color: var(--soft); font-size: .75rem; }
-figcaption { font-size: .75rem; color: var(--soft); white-space: nowrap; margin-top: .15rem; }
+.stages { display: grid; grid-template-columns: repeat(var(--per-row, 2), var(--thumb-w));
+          gap: .5rem .75rem; align-items: start; }
+figure { margin: 0; width: var(--thumb-w); }
+figure img, figure .missing { display: block; width: var(--thumb-w); height: var(--thumb-h);
+                              object-fit: contain; background: #fff; }
+figure .missing { display: flex; align-items: center; justify-content: center; border: 1px dashed var(--line);
+                  color: var(--soft); font-size: .75rem; }
+figcaption { font-size: .75rem; color: var(--soft); margin-top: .2rem; }
+figcaption span { display: block; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 figcaption b { color: var(--ink); font-weight: 600; }
 .links { font-size: .8rem; margin-bottom: .4rem; }
 .links a { margin-right: .5rem; }
@@ -287,15 +479,16 @@ def _u(path: str) -> str:
 
 def _figure(p: Picture, lazy: bool) -> str:
     if p.thumb is not None:
-        dims = f' width="{p.size[0]}" height="{p.size[1]}"' if p.size else ""
+        w, h = p.size or THUMB_BOX
         load = ' loading="lazy"' if lazy else ""
-        img = f'<img src="{_u(p.thumb)}" alt="{_e(p.heading)}"{dims}{load}>'
+        img = f'<img src="{_u(p.thumb)}" alt="{_e(p.heading)}" width="{w}" height="{h}"{load}>'
     else:
         img = '<span class="missing">no thumbnail</span>'
     title = f' title="{_e(p.tooltip)}"' if p.tooltip else ""
     extra = "".join(f' · <a href="{_u(h)}">{_e(lbl)}</a>' for lbl, h in p.extra)
-    return (f'<figure><a href="{_u(p.href)}"{title}>{img}</a>'
-            f"<figcaption><b>{_e(p.heading)}</b><br>{_e(p.detail)}{extra}</figcaption></figure>")
+    caption = f"{p.heading} · {p.detail}" + "".join(f" · {lbl}" for lbl, _ in p.extra)
+    return (f'<figure><a href="{_u(p.href)}"{title}>{img}</a><figcaption title="{_e(caption)}">'
+            f"<span><b>{_e(p.heading)}</b></span><span>{_e(p.detail)}{extra}</span></figcaption></figure>")
 
 
 def _cell_html(cell: Cell | None, lazy: bool, *, with_links: bool = True) -> str:
@@ -332,6 +525,10 @@ def index_html(
     """
     n_pics = sum(len(c.pictures) for c in cells.values())
     lazy = n_pics > LAZY_OVER
+    # one number of thumbnails a line in every cell, so that a stage sits at the same place in each
+    most = max((len(c.pictures) for c in cells.values() if c.error is None), default=1)
+    per_row = max(1, min(most, (SHEET_WIDTH // max(1, len(images)) - 24) // (THUMB_BOX[0] + 12)))
+    sizes = f":root {{ --thumb-w: {THUMB_BOX[0]}px; --thumb-h: {THUMB_BOX[1]}px; --per-row: {per_row}; }}"
     ok = sum(1 for c in cells.values() if c.error is None)
     bad = sum(1 for c in cells.values() if c.error is not None)
     generated = generated or time.strftime("%Y-%m-%d %H:%M:%S")
@@ -342,7 +539,7 @@ def index_html(
         '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{_e(title)}</title>",
-        f"<style>{_CSS}</style>",
+        f"<style>{sizes}{_CSS}</style>",
         "</head>",
         "<body>",
         f"<h1>{_e(title)}</h1>",

@@ -3,7 +3,8 @@
 A task carries the validated config and plain strings and paths, so it
 pickles to a local process or a dask worker; the worker reads the image
 itself and runs a :class:`~cnnviz.app.session.Session`, as ``cnnviz run``
-does: ``render`` writes the folder, its thumbnails and (last) its stamp;
+does: ``render`` writes the folder, its thumbnails (made from the pictures as
+drawn, :attr:`~cnnviz.app.session.SessionResult.drawings`) and (last) its stamp;
 ``range`` returns every grid stage's (min, max) for ``--shared-scale``.
 """
 
@@ -23,8 +24,9 @@ from .expand import error_line
 
 __all__ = ["KEY_VERSION", "Task", "run_task"]
 
-#: Bump when the meaning of the stamp's key changes.
-KEY_VERSION = 1
+#: Bump when the meaning of the stamp's key, or what an up-to-date folder holds, changes
+#: (2: thumbnails are the maps themselves, all one size).
+KEY_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ def _render(task: Task) -> dict[str, Any]:
         (out / STAMP).unlink()  # from here on the folder is not up to date
     ranges = {i: (lo, hi) for i, lo, hi in task.stage_ranges} if task.stage_ranges is not None else None
     result = session.render(out, save_arrays=task.save_arrays, config_path=task.config_path, stage_ranges=ranges)
-    thumbs = make_thumbnails(out)
+    thumbs = make_thumbnails(out, result.drawings)
     write_stamp(out, {
         "stamp_version": KEY_VERSION,
         "key": task.key,

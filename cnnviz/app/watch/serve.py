@@ -11,7 +11,9 @@ request, in a daemon thread) serves:
 * ``/state`` — JSON: ``version`` (bumped on every change), ``generation``
   (bumped on every render), ``error`` (a list of ``Error: ...`` lines, empty
   when the last attempt rendered), ``message`` (the last render's line) and
-  ``sections`` (the figures, from the output folder's ``manifest.json``: the input, every stage's grid and filters, the overview);
+  ``sections`` (the figures, from the output folder's ``manifest.json``: the input, every stage's grid and
+  filters, the overview); each title shows once — in the picture, which
+  draws its own, or (``labels: false``) as the section's heading;
 * ``/files/NAME`` — a file of the output folder, only when the current
   manifest lists it (or it is ``manifest.json``), only by a plain file name
   (no ``/``, no ``..``), and only when it resolves inside the output folder
@@ -50,9 +52,15 @@ def _shape(shape: Any) -> str:
 def sections_from_manifest(manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The page's figures from a ``manifest.json``: the input, each stage, then the overview.
 
-    Each section is ``{"id", "title", "images": [{"file", "caption"}]}``.
+    Each section is ``{"id", "title", "show_title", "images": [{"file", "caption"}]}``.  Each title
+    is shown once: a picture drawn with labels (``render.labels``, the default)
+    carries its own title, so the page shows the section's ``title`` as text
+    only when ``show_title`` says so (pictures without labels, or a section
+    with no picture); it is always the section's accessible name.
     """
     files = [f for f in manifest.get("files") or [] if isinstance(f, str)]
+    render = manifest.get("render")
+    titled = bool(render.get("labels", True)) if isinstance(render, Mapping) else True
     stages = [s for s in manifest.get("stages") or [] if isinstance(s, Mapping)]
     width = max(2, len(str(len(stages))))
     out: list[dict[str, Any]] = []
@@ -82,6 +90,8 @@ def sections_from_manifest(manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
     if "overview.png" in files:
         out.append({"id": "overview", "title": "overview",
                     "images": [{"file": "overview.png", "caption": "overview"}]})
+    for sec in out:
+        sec["show_title"] = not (titled and sec["images"])
     return out
 
 
@@ -328,15 +338,18 @@ PAGE_HTML = """<!doctype html>
 let version = -1, generation = 0, busy = false;
 const $ = (id) => document.getElementById(id);
 
-function figureFor(img, gen) {
+function figureFor(sec, img, gen) {
   const fig = document.createElement("figure");
   const el = document.createElement("img");
-  el.alt = img.file;
+  el.alt = sec.title + " (" + img.caption + ")";
   el.dataset.file = img.file;
   el.src = "files/" + encodeURIComponent(img.file) + "?g=" + gen;
-  const cap = document.createElement("figcaption");
-  cap.textContent = img.caption;
-  fig.append(el, cap);
+  fig.append(el);
+  if (sec.show_title && sec.images.length > 1) {  // pictures without labels: say which is which
+    const cap = document.createElement("figcaption");
+    cap.textContent = img.caption;
+    fig.append(cap);
+  }
   return [fig, el];
 }
 
@@ -357,16 +370,21 @@ async function showFigures(state) {
   for (const sec of state.sections) {
     const s = document.createElement("section");
     s.id = sec.id;
-    const h = document.createElement("h2");
-    h.textContent = sec.title;
+    s.dataset.title = sec.title;
+    s.setAttribute("aria-label", sec.title);
+    if (sec.show_title) {  // the pictures do not carry it (labels: false): the page says it, once
+      const h = document.createElement("h2");
+      h.textContent = sec.title;
+      s.append(h);
+    }
     const box = document.createElement("div");
     box.className = "imgs";
     for (const img of sec.images) {
-      const [fig, el] = figureFor(img, state.generation);
+      const [fig, el] = figureFor(sec, img, state.generation);
       box.append(fig);
       imgs.push(el);
     }
-    s.append(h, box);
+    s.append(box);
     main.append(s);
   }
   if (!state.sections.length) {

@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from cnnviz.app.batch.contact_sheet import STAMP
+from cnnviz.app.batch.contact_sheet import STAMP, THUMB_BOX
 from cnnviz.app.batch.runner import BatchRequest, run_batch
 from cnnviz.cli import Progress, main
 from tests.helpers import ALPHA, _png, _require
@@ -66,9 +66,9 @@ def test_batch_renders_skips_forces_and_follows_edits(project):
         assert (d / "00_input.png").is_file() and (d / STAMP).is_file()
         thumbs = sorted(p.name for p in (d / "thumbs").iterdir())
         assert thumbs == sorted(["00_input.png"] + [st["files"][0] for st in manifest["stages"]])
-        for t in thumbs:
+        for t in thumbs:  # every thumbnail the same size, whatever the image's and the stage's
             with Image.open(d / "thumbs" / t) as im:
-                assert max(im.size) <= 160
+                assert im.size == THUMB_BOX
     assert json.loads((out / "beta/a/manifest.json").read_text())["stages"][2]["output_shape"] == [1, 1, 3]
 
     age(out)  # second run: everything is up to date

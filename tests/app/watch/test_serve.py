@@ -53,6 +53,7 @@ def test_serve_state_files_and_no_path_traversal(project, tmp_path):
         files = [img["file"] for s in state["sections"] for img in s["images"]]
         assert files[0] == "00_input.png" and files[-1] == "overview.png" and "01_edges.png" in files and "filters_01_edges.png" in files
         assert [s["title"] for s in state["sections"]][1] == "01 edges · conv · 64×64×3"
+        assert not any(s["show_title"] for s in state["sections"])  # every picture draws its own title
         status, body = get(port, "/files/01_edges.png?g=1")
         assert status == 200 and body == (out / "01_edges.png").read_bytes()
         assert get(port, "/")[0] == 200
@@ -117,17 +118,17 @@ def test_served_page_in_chromium(project, browser):
         imgs = page.eval_on_selector_all("#figures img", "els => els.map(e => [e.dataset.file, e.naturalWidth])")
         assert [f for f, _ in imgs] == [img["file"] for s in w.state.snapshot()["sections"] for img in s["images"]]
         assert all(width > 0 for _, width in imgs)
-        assert page.inner_text("#stage-1 h2") == "01 edges · conv · 64×64×3"
+        assert page.get_attribute("#stage-1", "data-title") == "01 edges · conv · 64×64×3"
         assert page.is_hidden("#error")
 
         # an edit: the page shows it within ~2 s
         t0 = time.monotonic()
         save_atomic(cfg, config_text(name="sobel", count=3))
-        page.wait_for_function("() => document.querySelector('#stage-1 h2').textContent.includes('sobel')",
+        page.wait_for_function("() => document.querySelector('#stage-1').dataset.title.includes('sobel')",
                                timeout=3000)
         assert time.monotonic() - t0 < 2.5
         page.wait_for_function(ALL_LOADED, timeout=3000)
-        assert page.inner_text("#stage-4 h2") == "04 conv2 · conv · 30×30×3"
+        assert page.get_attribute("#stage-4", "data-title") == "04 conv2 · conv · 30×30×3"
         gen = page.eval_on_selector("body", "b => b.dataset.generation")
         assert gen == "2"
         assert all(f"?g={gen}" in s for s in page.eval_on_selector_all("#figures img", "els => els.map(e => e.src)"))
@@ -140,18 +141,63 @@ def test_served_page_in_chromium(project, browser):
             f"Error: {cfg}:9:5: stages[1]: unknown stage type 'reluu' (did you mean 'relu'?)",
             f"Error: {cfg}:10:24: stages[2].size: must be at least 1, not 0",
         ]
-        assert page.inner_text("#stage-1 h2").startswith("01 sobel")
+        assert page.get_attribute("#stage-1", "data-title").startswith("01 sobel")
         page.wait_for_function(ALL_LOADED, timeout=3000)
 
         # the fix: the error goes, the new figures come
         save_atomic(cfg, config_text(name="fixed"))
         page.wait_for_selector("#error", state="hidden", timeout=3000)
-        page.wait_for_function("() => document.querySelector('#stage-1 h2').textContent.includes('fixed')",
+        page.wait_for_function("() => document.querySelector('#stage-1').dataset.title.includes('fixed')",
                                timeout=3000)
         page.wait_for_function(ALL_LOADED, timeout=3000)
         assert page.eval_on_selector("body", "b => b.dataset.generation") == "3"
         # nothing but the page's own server was asked for anything
         assert requests and all(u.startswith(w.url) for u in requests)
+    finally:
+        page.close()
+        w.stop()
+
+
+TITLES = """() => [...document.querySelectorAll('#figures section')].map(s => [
+  s.dataset.title, s.querySelectorAll('h2').length,
+  [...s.querySelectorAll('img')].map(i => i.dataset.file)])"""
+
+
+def _picture_title(path) -> str:
+    """The title a picture draws (its PNG ``Title`` chunk: the drawing's title)."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return str(im.info.get("Title", ""))
+
+
+@pytest.mark.parametrize("labels", [True, False])
+def test_served_page_shows_each_title_once(project, browser, labels):
+    """Each title once: in the picture that draws it, or (labels: false) as the section's heading."""
+    cfg, out = project
+    overrides = [] if labels else ["render.labels=false"]
+    w, _o, _e = start(cfg, out, serve=True, overrides=overrides)
+    page = browser.new_page()
+    try:
+        page.goto(w.url)
+        page.wait_for_function(ALL_LOADED, timeout=5000)
+        sections = page.evaluate(TITLES)
+        text = page.inner_text("body")
+        assert len(sections) == len(w.state.snapshot()["sections"]) >= 5
+        for title, headings, files in sections:
+            assert files, title
+            drawn = [f for f in files if labels and _picture_title(out / f)]  # pictures drawing a title
+            shown = text.count(title) + len(drawn)
+            if labels:
+                # every picture draws its title (the grid's "01 edges (conv) · …", "filters of 01 edges …"),
+                # and the page does not repeat the section's: no heading, no caption
+                assert headings == 0 and text.count(title) == 0, (title, text)
+                assert len(drawn) == len(files)
+                assert len({_picture_title(out / f) for f in files}) == len(files)
+            else:
+                assert headings == 1 and text.count(title) == 1 and shown == 1, (title, text)
+        if labels:  # the page's text names no stage at all: the names are in the pictures
+            assert "01 edges" not in text and "feature maps" not in text
     finally:
         page.close()
         w.stop()
