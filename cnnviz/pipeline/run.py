@@ -68,6 +68,7 @@ def execute(stages: Sequence[PlannedStage], x: np.ndarray, *, inplace: bool = Fa
             t0 = time.perf_counter()
             y = ps.apply(inputs if ps.kind.arity != 1 else inputs[0], inplace=inplace and last_user)
             seconds = time.perf_counter() - t0
+            del inputs  # hold no input past its last consumer
         for s in set(ps.sources):
             if users[s][-1] == ps.index:
                 alive.pop(s, None)

@@ -145,6 +145,9 @@ class Conv(StageType):
         assert ps.kernels is not None and ps.padding is not None
         n, kh, kw, _ = ps.kernels.shape
         (t, b), (left, r) = ps.padding
+        ho, wo, oc = ps.output_shape
+        if kh == kw == 1 and not (t or b or left or r) and ps.params["groups"] == 1 and not ps.params["depthwise"]:
+            return 0 if ps.params["stride"] == (1, 1) else ho * wo * c * item  # one product; a strided copy
         padded = (h + t + b) * (w + left + r) * c * item  # padded (or transposed) copy of the input
         taps = kh * kw * c
         ho, wo, oc = ps.output_shape

@@ -393,3 +393,57 @@ def test_conv_property_vs_slow_loop(
     out = ops.conv2d(x, k, padding=padding, **kwargs)
     assert out.shape == (ho, wo, n * c if depthwise else n)
     close(out, slow_conv(x, k, pads, **kwargs))
+
+
+# ---------------------------------------------------------------------------
+# groups and the 1×1 path
+
+
+def slow_grouped(x: np.ndarray, k: np.ndarray, groups: int, **kwargs: Any) -> np.ndarray:
+    """Each group by the plain slow loop on its slice of channels and kernels, joined."""
+    c, n = x.shape[2], k.shape[0]
+    d, m = c // groups, n // groups
+    bias = kwargs.pop("bias", None)
+    parts = [slow_conv(x[:, :, g * d:(g + 1) * d], k[g * m:(g + 1) * m],
+                       bias=None if bias is None else bias[g * m:(g + 1) * m], **kwargs) for g in range(groups)]
+    return np.concatenate(parts, axis=2)
+
+
+@pytest.mark.parametrize("c, n, groups", [(4, 6, 2), (6, 6, 3), (6, 6, 6), (3, 6, 3), (8, 16, 8)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_grouped_conv_vs_slow_loop(c, n, groups, dtype):
+    x = RNG.standard_normal((13, 11, c)).astype(dtype)
+    k = RNG.standard_normal((n, 3, 2, c // groups))
+    b = RNG.standard_normal(n)
+    kwargs: dict[str, Any] = dict(stride=(2, 1), dilation=(1, 2), bias=b)
+    pads = ((1, 2), (0, 1))
+    got = ops.conv2d(x, k, padding=pads, groups=groups, **kwargs)
+    assert got.dtype == dtype
+    close(got, slow_grouped(x, k, groups, pads=pads, **kwargs), dtype)
+
+
+def test_depthwise_style_groups_by_hand():
+    """groups = channels: each kernel sees its own channel only (MobileNet's depthwise conv)."""
+    x = np.zeros((3, 3, 2))
+    x[:, :, 0], x[:, :, 1] = 1.0, 10.0
+    k = np.ones((2, 3, 3, 1))
+    k[1] *= 2
+    out = ops.conv2d(x, k, groups=2)
+    assert out.reshape(-1).tolist() == [9.0, 180.0]  # 9 · 1 and 9 · 10 · 2: no mixing of channels
+
+
+def test_one_by_one_conv_is_a_matrix_product():
+    x = RNG.standard_normal((9, 7, 5))
+    k = RNG.standard_normal((4, 1, 1, 5))
+    close(ops.conv2d(x, k), np.einsum("hwc,nc->hwn", x, k[:, 0, 0, :]))
+    close(ops.conv2d(x, k, stride=2), np.einsum("hwc,nc->hwn", x[::2, ::2], k[:, 0, 0, :]))
+    close(ops.conv2d(x, k, stride=(3, 2), bias=np.arange(4.0)),
+          np.einsum("hwc,nc->hwn", x[::3, ::2], k[:, 0, 0, :]) + np.arange(4.0))
+
+
+def test_groups_that_do_not_divide_are_refused():
+    x = np.zeros((4, 4, 6))
+    with pytest.raises(ValueError, match="groups 4 must divide the 6 channels and the 4 kernels"):
+        ops.conv2d(x, np.zeros((4, 3, 3, 1)), groups=4)
+    with pytest.raises(ValueError, match="kernel depth 2 does not match the input's 6 channels in 2 groups"):
+        ops.conv2d(x, np.zeros((4, 3, 3, 2)), groups=2)

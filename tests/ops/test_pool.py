@@ -162,3 +162,63 @@ def test_global_pool(dtype):
         ch = x[:, :, c].astype(np.float64)
         assert math.isclose(float(avg[0, 0, c]), math.fsum(ch.ravel()) / ch.size, rel_tol=1e-6, abs_tol=1e-6)
         assert float(mx[0, 0, c]) == max(ch.ravel())
+
+
+# ---------------------------------------------------------------------------
+# ceil mode, asymmetric padding, count_pad
+
+
+def slow_pool_full(x: np.ndarray, mode: str, size, stride, pads, ceil: bool, count_pad: bool) -> np.ndarray:
+    """A loop over windows by the rules written out: ceil keeps a last window that starts before the
+    trailing padding; max/min and a plain average see the real cells; count_pad divides by the cells
+    inside the padded input (never past it)."""
+    (kh, kw), (sh, sw), ((pt, pb), (pl, pr)) = size, stride, pads
+    h, w, c = x.shape
+
+    def count(n: int, k: int, s: int, before: int, after: int) -> int:
+        span = n + before + after - k
+        o = (math.ceil(span / s) if ceil else span // s) + 1
+        if ceil and (o - 1) * s >= n + before:
+            o -= 1
+        return o
+
+    ho, wo = count(h, kh, sh, pt, pb), count(w, kw, sw, pl, pr)
+    out = np.zeros((ho, wo, c))
+    for i in range(ho):
+        for j in range(wo):
+            r0, c0 = i * sh - pt, j * sw - pl
+            cells = x[max(r0, 0):min(r0 + kh, h), max(c0, 0):min(c0 + kw, w), :].reshape(-1, c)
+            if mode == "avg" and count_pad:
+                inside = (min(r0 + kh, h + pb) - max(r0, -pt)) * (min(c0 + kw, w + pr) - max(c0, -pl))
+                out[i, j] = cells.sum(axis=0) / inside
+            else:
+                out[i, j] = {"max": np.max, "min": np.min, "avg": np.mean}[mode](cells, axis=0)
+    return out
+
+
+def test_ceil_mode_by_hand():
+    # 5 cells, windows of 2 every 2: floor keeps [0,1] [2,3]; ceil keeps [4] too, alone
+    x = np.arange(5.0).reshape(1, 5, 1)
+    assert ops.pool2d(x, size=(1, 2), ceil=True, mode="max").ravel().tolist() == [1, 3, 4]
+    assert ops.pool2d(x, size=(1, 2), ceil=True, mode="avg").ravel().tolist() == [0.5, 2.5, 4.0]
+    assert ops.pool_output_size(6, 3, 2, 1, ceil=True) == 4  # ceil(5 / 2) + 1 = 4: the last starts at 5 < 6 + 1
+    assert ops.pool_output_size(4, 2, 2, 1, ceil=True) == 3  # ceil(4 / 2) + 1 = 3, but the 4th would start at 6
+
+
+def test_count_pad_by_hand():
+    x = np.ones((2, 2, 1))
+    # 2×2 windows every 2 over a 1-padded 4×4: each window holds 1 real cell and 3 padded ones
+    assert ops.pool2d(x, mode="avg", size=2, padding=1).ravel().tolist() == [1.0] * 4
+    assert ops.pool2d(x, mode="avg", size=2, padding=1, count_pad=True).ravel().tolist() == [0.25] * 4
+
+
+@pytest.mark.parametrize("mode", ["max", "avg", "min"])
+@pytest.mark.parametrize("ceil", [False, True])
+@pytest.mark.parametrize("count_pad", [False, True])
+@pytest.mark.parametrize("pads", [((0, 0), (0, 0)), ((1, 0), (0, 1)), ((1, 1), (1, 1)), ((0, 1), (1, 0))])
+def test_pool_ceil_pads_count_pad_vs_loop(mode, ceil, count_pad, pads):
+    if count_pad and mode != "avg":
+        return
+    x = RNG.standard_normal((9, 8, 3))
+    got = ops.pool2d(x, mode=mode, size=(3, 2), stride=(2, 3), padding=pads, ceil=ceil, count_pad=count_pad)
+    close(got, slow_pool_full(x, mode, (3, 2), (2, 3), pads, ceil, count_pad))

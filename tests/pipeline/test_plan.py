@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import cnnviz
 from cnnviz.config import load_config
 from cnnviz.errors import CnnvizError
 from cnnviz.pipeline import plan
@@ -73,3 +74,29 @@ def test_receptive_field_and_counts():
     assert p[3].param_count == 3 * 25 * 2 + 3
     assert p[0].macs == 298 * 449 * 2 * 9
     assert p[3].macs == 145 * 220 * 3 * 25 * 2
+
+
+def test_geometry_follows_the_graph_and_a_join_takes_the_largest_field():
+    """A ResNet-style block: a 3×3 stride-2 branch and a strided 1×1 shortcut, joined by add."""
+    config = cnnviz.load_config("""
+stages:
+  - {type: conv, name: c1, padding: 1, stride: 2, filters: [{random: {count: 2, size: 3}}]}
+  - {type: conv, name: c2, padding: 1, filters: [{random: {count: 2, size: 3}}]}
+  - {type: conv, name: short, inputs: input, stride: 2, filters: [{random: {count: 2, size: 1}}]}
+  - {type: add, inputs: [c2, short]}
+""")
+    ps = {p.name: p for p in plan(config, (16, 16, 1))}
+    # by hand: c1 field 3, jump 2, start 1 - 1 = 0; c2 field 3 + 2·2 = 7, jump 2, start 0 + (1 - 1)·2 = 0
+    assert (ps["c1"].receptive_field, ps["c1"].jump, ps["c1"].start) == ((3, 3), (2, 2), (0.0, 0.0))
+    assert (ps["c2"].receptive_field, ps["c2"].jump, ps["c2"].start) == ((7, 7), (2, 2), (0.0, 0.0))
+    assert (ps["short"].receptive_field, ps["short"].jump, ps["short"].start) == ((1, 1), (2, 2), (0.0, 0.0))
+    assert ps["add1"].receptive_field == (7, 7) and ps["add1"].sources == (2, 3)
+
+
+def test_summary_lists_the_inputs_of_a_graph():
+    from cnnviz.app.summary import format_summary, summary_rows
+
+    config = cnnviz.load_config({"stages": ["relu", {"type": "add", "inputs": ["input", "relu1"]}]})
+    text = format_summary(summary_rows(plan(config, (8, 8, 1)), (8, 8, 1), "x", 4))
+    header, _, _, _, add = text.splitlines()[:5]
+    assert "inputs" in header.split() and "input, relu1" in add

@@ -148,3 +148,44 @@ def test_run_accepts_plain_arrays():
     out = cnnviz.run(cfg, a)[0].output
     assert out.shape == (3, 4, 1) and out.dtype == np.float32
     np.testing.assert_allclose(out[:, :, 0], a / 255.0, rtol=1e-6)
+
+
+def test_an_output_is_dropped_when_its_last_consumer_has_run():
+    """Streaming a graph: the runner holds an output only until the last stage that takes it has run."""
+    import gc
+    import weakref
+
+    from cnnviz.pipeline.run import execute
+
+    config = load_config("""
+stages:
+  - {type: conv, name: a, filters: [[[1]]]}
+  - {type: relu, name: b}
+  - {type: relu, name: c}
+  - {type: add, inputs: [a, c]}
+""")
+    x = np.random.default_rng(0).random((6, 6, 1)).astype(np.float32)
+    stages = plan(config, x.shape)
+    refs = {}
+    gen = execute(stages, x)
+    for layer in gen:
+        refs[layer.name] = weakref.ref(layer.output)
+        del layer
+        gc.collect()
+        alive = {name for name, r in refs.items() if r() is not None}
+        if "c" in refs and "add1" not in refs:
+            assert alive == {"a", "c"}  # a is kept for the add; b is gone after c
+    gc.collect()
+    assert all(r() is None for name, r in refs.items() if name != "add1")
+
+
+def test_streaming_estimate_counts_a_branch_alive_until_its_join():
+    from cnnviz.pipeline.memory import estimate_memory
+
+    chain = load_config({"stages": [{"type": "conv", "name": "a", "filters": [[[1]]]}, "relu", "relu", "relu"]})
+    branch = load_config({"stages": [{"type": "conv", "name": "a", "filters": [[[1]]]}, "relu", "relu",
+                                     {"type": "add", "inputs": ["a", "relu2"]}]})
+    shape = (100, 100, 1)
+    one = 100 * 100 * 4
+    assert estimate_memory(plan(chain, shape), shape, keep=False) == 2 * one
+    assert estimate_memory(plan(branch, shape), shape, keep=False) == 3 * one  # a, relu2 and the sum
