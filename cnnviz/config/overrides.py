@@ -86,7 +86,7 @@ def apply_overrides(config: Config, assignments: Sequence[str]) -> Config:
     when the error is found above or below the path it set.
     """
     data, locations = set_values(dict(config.data), config.locations, assignments)
-    return validate(data, locations, config.base_dir, None, config.source)
+    return validate(data, locations, config.files or config.base_dir, None, config.source)
 
 
 def load_config_file(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> Config:

@@ -26,6 +26,7 @@ import numpy as np
 
 from ..colormaps import colormap_names
 from ..errors import CnnvizError, ConfigErrors, KeyPath, did_you_mean
+from ..io.arrays import ConfigFiles
 from ..limits import (
     MAX_PIXELS,
     MAX_RESIZE_SIDE,
@@ -223,6 +224,7 @@ class Config:
     text: str | None = field(default=None, repr=False)
     value_range: tuple[float, float] = (0.0, 1.0)
     normalize: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+    files: ConfigFiles | None = field(default=None, repr=False, compare=False)
 
     @property
     def fixed_input_shape(self) -> tuple[int, int, int] | None:
@@ -280,9 +282,9 @@ class Config:
 
 
 class _Validator:
-    def __init__(self, locations: Locations, base_dir: Path) -> None:
+    def __init__(self, locations: Locations, files: ConfigFiles) -> None:
         self.loc = locations
-        self.base_dir = base_dir
+        self.files = files
         self.errors: list[CnnvizError] = []
 
     def add(self, err: CnnvizError) -> None:
@@ -354,13 +356,13 @@ class _Validator:
             kpath = path + (key,)
             if key in body:
                 try:
-                    params[key] = spec.parse(body[key], kpath, self.base_dir)
+                    params[key] = spec.parse(body[key], kpath, self.files)
                 except CnnvizError as err:
                     self.add(err)
             elif spec.required:
                 self.add(CnnvizError(f"missing required key '{key}'", path))
             else:
-                params[key] = None if spec.default is None else spec.parse(spec.default, kpath, self.base_dir)
+                params[key] = None if spec.default is None else spec.parse(spec.default, kpath, self.files)
         if len(self.errors) > before:
             return None
         try:
@@ -415,7 +417,8 @@ def _inputs_key(v: Any, path: KeyPath) -> tuple[str, ...]:
     return tuple(string(x, path + ((i,) if isinstance(v, list) else ())) for i, x in enumerate(items))
 
 
-def validate(data: Any, locations: Locations, base_dir: Path, text: str | None, source: str | None) -> Config:
+def validate(data: Any, locations: Locations, base_dir: Path | ConfigFiles, text: str | None,
+             source: str | None) -> Config:
     """Validate parsed config data (with the positions of its values) into a :class:`Config`.
 
     Raises
@@ -423,7 +426,8 @@ def validate(data: Any, locations: Locations, base_dir: Path, text: str | None, 
     ConfigErrors
         Every mistake found, sorted by position.
     """
-    v = _Validator(locations, base_dir)
+    files = base_dir if isinstance(base_dir, ConfigFiles) else ConfigFiles(base_dir)
+    v = _Validator(locations, files)
     if data is None:
         raise locations.error("the config is empty: it needs at least a 'stages' list", ())
     if not isinstance(data, dict):
@@ -484,11 +488,12 @@ def validate(data: Any, locations: Locations, base_dir: Path, text: str | None, 
         description=description,
         data=data,
         source=source,
-        base_dir=base_dir,
+        base_dir=files.base_dir,
         locations=locations,
         text=text,
         value_range=inp["range"],
         normalize=inp["normalize"],
+        files=files,
     )
 
 

@@ -9,6 +9,7 @@ relative to the entry (``("file",)``, ``("key",)``); callers prepend their part.
 
 from __future__ import annotations
 
+import io
 import os
 import pathlib
 from collections.abc import Callable
@@ -18,7 +19,7 @@ import numpy as np
 from ..errors import CnnvizError, did_you_mean
 from ..limits import show
 
-__all__ = ["load_array_file", "load_kernel_file"]
+__all__ = ["ConfigFiles", "load_array_file", "load_kernel_file"]
 
 
 def _kernel_shape_problem(shape: tuple[int, ...]) -> str | None:
@@ -38,12 +39,14 @@ def _read_array(
     noun: str,
     shape_noun: str,
     shape_problem: Callable[[tuple[int, ...]], str | None],
+    data: bytes | None = None,
 ) -> np.ndarray:
     """Shared loader: resolve, open without pickles, pick ``key``, check dtype/shape/finiteness.
 
     ``label`` names the file in messages (``filter file``), ``noun`` its
     content (``kernel``) and ``shape_noun`` the content's shape (``kernel
-    array``).  Returns a C-contiguous float64 copy.
+    array``); ``data``, when given, is the file's bytes (held in memory).
+    Returns a C-contiguous float64 copy.
     """
     given = pathlib.Path(os.fspath(path)).expanduser()
     try:
@@ -51,15 +54,16 @@ def _read_array(
     except (OSError, RuntimeError):
         resolved = given.absolute()
     where = ("file",)
-    try:
-        exists = resolved.exists()
-        is_dir = resolved.is_dir()
-    except OSError as exc:
-        raise CnnvizError(f"cannot read {label} {resolved}: {exc.strerror or exc}", where) from None
-    if not exists:
-        raise CnnvizError(f"{label} not found: {resolved}", where)
-    if is_dir:
-        raise CnnvizError(f"{label} is a directory: {resolved}", where)
+    if data is None:
+        try:
+            exists = resolved.exists()
+            is_dir = resolved.is_dir()
+        except OSError as exc:
+            raise CnnvizError(f"cannot read {label} {resolved}: {exc.strerror or exc}", where) from None
+        if not exists:
+            raise CnnvizError(f"{label} not found: {resolved}", where)
+        if is_dir:
+            raise CnnvizError(f"{label} is a directory: {resolved}", where)
     if resolved.suffix.lower() not in (".npy", ".npz"):
         raise CnnvizError(f"{label} must end in .npy or .npz: {resolved}", where)
     if key is not None and not isinstance(key, str):
@@ -75,7 +79,7 @@ def _read_array(
         return CnnvizError(f"cannot read {label} {resolved}: not a valid .npy or .npz file", where)
 
     try:
-        loaded = np.load(resolved, allow_pickle=False)
+        loaded = np.load(io.BytesIO(data) if data is not None else resolved, allow_pickle=False)
     except Exception as exc:  # numpy raises ValueError, OSError, EOFError, BadZipFile...
         raise unreadable(exc) from None
 
@@ -125,7 +129,7 @@ def _read_array(
     return out
 
 
-def load_kernel_file(path: pathlib.Path | str, key: str | None = None) -> np.ndarray:
+def load_kernel_file(path: pathlib.Path | str, key: str | None = None, *, data: bytes | None = None) -> np.ndarray:
     """Load kernels from a ``.npy`` or ``.npz`` file (never unpickling anything).
 
     Parameters
@@ -165,11 +169,12 @@ def load_kernel_file(path: pathlib.Path | str, key: str | None = None) -> np.nda
         noun="kernel",
         shape_noun="kernel array",
         shape_problem=_kernel_shape_problem,
+        data=data,
     )
     return out[None] if out.ndim == 2 else out
 
 
-def load_array_file(path: pathlib.Path | str, key: str | None = None) -> np.ndarray:
+def load_array_file(path: pathlib.Path | str, key: str | None = None, *, data: bytes | None = None) -> np.ndarray:
     """Load one numeric array of any shape (dense weights) from ``.npy`` / ``.npz``.
 
     The same rules as :func:`load_kernel_file` except the shape, which the
@@ -197,4 +202,33 @@ def load_array_file(path: pathlib.Path | str, key: str | None = None) -> np.ndar
         noun="array",
         shape_noun="array",
         shape_problem=lambda shape: None,
+        data=data,
     )
+
+
+class ConfigFiles:
+    """The files a config's ``file:`` entries name: relative to its folder, or held in memory.
+
+    A config written by ``cnnviz import`` names its weights file
+    (``digits.npz``); ``cnnviz run MODEL.onnx`` imports in memory, and its
+    config reads the same names from ``memory`` (resolved path -> the
+    file's bytes) instead of the disk.
+    """
+
+    def __init__(self, base_dir: str | os.PathLike[str], memory: dict[str, bytes] | None = None) -> None:
+        self.base_dir = pathlib.Path(base_dir)
+        self.memory = dict(memory or {})
+
+    def resolve(self, name: str) -> pathlib.Path:
+        """The full path of ``name`` (relative to the config's folder)."""
+        return (self.base_dir / name).resolve()
+
+    def kernels(self, name: str, key: str | None) -> tuple[np.ndarray, pathlib.Path]:
+        """:func:`load_kernel_file` of ``name``, and its full path."""
+        full = self.resolve(name)
+        return load_kernel_file(full, key, data=self.memory.get(str(full))), full
+
+    def array(self, name: str, key: str | None) -> np.ndarray:
+        """:func:`load_array_file` of ``name``."""
+        full = self.resolve(name)
+        return load_array_file(full, key, data=self.memory.get(str(full)))

@@ -27,12 +27,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
 from ..errors import CnnvizError, KeyPath
+from ..io.arrays import ConfigFiles
 
 __all__ = [
     "Shape",
@@ -68,14 +68,14 @@ class Key:
     check : callable
         ``check(value, path) -> normalised value``, raising
         :class:`~cnnviz.errors.CnnvizError` (path relative to the config);
-        with ``files``, ``check(value, path, base_dir)``.
+        with ``files``, ``check(value, path, files)`` (a :class:`~cnnviz.io.arrays.ConfigFiles`).
     default : object
         Used when the key is absent; checked like a given value (``None``
         stays ``None``: "computed from the others", or "none").
     required : bool
         Absent is an error (``missing required key 'units'``).
     files : bool
-        The checker reads files named relative to the config's folder.
+        The checker reads files the config names (relative to its folder, or in memory).
     """
 
     check: Callable[..., Any]
@@ -83,9 +83,9 @@ class Key:
     required: bool = False
     files: bool = False
 
-    def parse(self, value: Any, path: KeyPath, base_dir: Path) -> Any:
+    def parse(self, value: Any, path: KeyPath, files: ConfigFiles) -> Any:
         """The checked value of ``value`` at ``path``."""
-        return self.check(value, path, base_dir) if self.files else self.check(value, path)
+        return self.check(value, path, files) if self.files else self.check(value, path)
 
 
 @dataclass(frozen=True)

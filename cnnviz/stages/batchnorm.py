@@ -10,14 +10,13 @@ running it costs one pass over the maps (done in place when streaming).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import CnnvizError, KeyPath, did_you_mean
 from ..formatting import short_number
-from ..io.arrays import load_array_file
+from ..io.arrays import ConfigFiles
 from ..limits import number, number_or_list, string
 from ..ops.norm import affine, batchnorm_affine
 from .base import Key, PlanContext, PlannedStage, Shape, StageConfig, StageType
@@ -27,7 +26,7 @@ __all__ = ["BatchNorm", "per_channel"]
 _VALUES = ("mean", "var", "scale", "shift")
 
 
-def per_channel(v: Any, path: KeyPath, base_dir: Path) -> float | tuple[float, ...] | np.ndarray:
+def per_channel(v: Any, path: KeyPath, files: ConfigFiles) -> float | tuple[float, ...] | np.ndarray:
     """A number, a list of numbers (one per channel) or ``{file: PATH, key: NAME}`` holding a vector."""
     if isinstance(v, dict):
         extra = [k for k in v if k not in ("file", "key")]
@@ -38,7 +37,7 @@ def per_channel(v: Any, path: KeyPath, base_dir: Path) -> float | tuple[float, .
         fname = string(v["file"], path + ("file",))
         key = string(v["key"], path + ("key",)) if v.get("key") is not None else None
         try:
-            arr = load_array_file((base_dir / fname).resolve(), key)
+            arr = files.array(fname, key)
         except CnnvizError as err:
             raise err.under(path) from None
         if arr.ndim != 1:

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import CnnvizError, KeyPath, did_you_mean
-from ..io.arrays import load_array_file
+from ..io.arrays import ConfigFiles
 from ..limits import MAX_UNITS, integer, number_or_list, string, string_list, wrong
 from ..ops.dense import dense, softmax
 from ..ops.random_kernels import random_matrix
@@ -35,7 +34,7 @@ class DenseWeights:
     path: KeyPath
 
 
-def dense_weights(v: Any, path: KeyPath, base_dir: Path) -> DenseWeights:
+def dense_weights(v: Any, path: KeyPath, files: ConfigFiles) -> DenseWeights:
     """``{random: {...}}`` or ``{file: PATH, key: NAME}``."""
     if not isinstance(v, dict) or len([k for k in ("random", "file") if k in v]) != 1:
         raise wrong("a mapping with 'random' or 'file'", v, path)
@@ -57,7 +56,7 @@ def dense_weights(v: Any, path: KeyPath, base_dir: Path) -> DenseWeights:
     if key is not None:
         key = string(key, path + ("key",))
     try:
-        arr = load_array_file((base_dir / fname).resolve(), key)
+        arr = files.array(fname, key)
     except CnnvizError as err:
         raise err.under(path) from None
     if arr.ndim != 2:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CnnvizError, ConfigErrors, KeyPath, did_you_mean
-from ..io.arrays import load_kernel_file
+from ..io.arrays import ConfigFiles
 from ..limits import MAX_KERNEL_SIDE, MAX_KERNELS, integer, pair, string, wrong
 from ..ops.kernels import preset_kernels, preset_labels
 from ..ops.random_kernels import random_kernels
@@ -87,8 +87,8 @@ def _inline_kernel(v: list, path: KeyPath) -> InlineKernel:
     return InlineKernel(arr, path)
 
 
-def filter_entry(v: Any, path: KeyPath, index: int, base_dir: Path) -> FilterEntry:
-    """One entry of a ``filters:`` list at ``path`` (position ``index``), files relative to ``base_dir``."""
+def filter_entry(v: Any, path: KeyPath, index: int, files: ConfigFiles) -> FilterEntry:
+    """One entry of a ``filters:`` list at ``path`` (position ``index``), its files read through ``files``."""
     if isinstance(v, list):
         return _inline_kernel(v, path)
     if not isinstance(v, dict):
@@ -139,15 +139,14 @@ def filter_entry(v: Any, path: KeyPath, index: int, base_dir: Path) -> FilterEnt
     key = v.get("key")
     if key is not None:
         key = string(key, path + ("key",))
-    full = (base_dir / fname).resolve()
     try:
-        arr = load_kernel_file(full, key)
+        arr, full = files.kernels(fname, key)
     except CnnvizError as err:
         raise err.under(path) from None
     return FixedKernels(arr, path, str(full))
 
 
-def filters_list(v: Any, path: KeyPath, base_dir: Path) -> tuple[FilterEntry, ...]:
+def filters_list(v: Any, path: KeyPath, files: ConfigFiles) -> tuple[FilterEntry, ...]:
     """The ``filters:`` key: a non-empty list of entries; every bad entry is reported."""
     if not isinstance(v, list):
         raise wrong("a list of filter entries", v, path)
@@ -156,7 +155,7 @@ def filters_list(v: Any, path: KeyPath, base_dir: Path) -> tuple[FilterEntry, ..
     entries, errors = [], []
     for i, x in enumerate(v):
         try:
-            entries.append(filter_entry(x, path + (i,), i, base_dir))
+            entries.append(filter_entry(x, path + (i,), i, files))
         except CnnvizError as err:
             errors.append(err)
     if errors:
