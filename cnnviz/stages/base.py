@@ -336,7 +336,8 @@ class StageType:
         return None
 
     def fingerprint(self, ps: PlannedStage) -> tuple[Any, ...]:
-        params = tuple(sorted((k, repr(v)) for k, v in ps.params.items() if k not in self.display_keys))
+        params = tuple(sorted((k, array_digest(v) if isinstance(v, np.ndarray) else repr(v))
+                              for k, v in ps.params.items() if k not in self.display_keys))
         arrays = tuple(sorted((k, array_digest(v)) for k, v in ps.arrays.items()))
         return (self.name, ps.input_shapes, ps.output_shape, ps.dtype.str, params,
                 array_digest(ps.kernels), array_digest(ps.bias), ps.padding, arrays)

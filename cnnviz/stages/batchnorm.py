@@ -10,45 +10,18 @@ running it costs one pass over the maps (done in place when streaming).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
-from ..errors import CnnvizError, KeyPath, did_you_mean
 from ..formatting import short_number
-from ..io.arrays import ConfigFiles
-from ..limits import number, number_or_list, string
+from ..limits import number
 from ..ops.norm import affine, batchnorm_affine
 from .base import Key, PlanContext, PlannedStage, Shape, StageConfig, StageType
+from .filters import per_channel
 
-__all__ = ["BatchNorm", "per_channel"]
+__all__ = ["BatchNorm"]
 
 _VALUES = ("mean", "var", "scale", "shift")
-
-
-def per_channel(v: Any, path: KeyPath, files: ConfigFiles) -> float | tuple[float, ...] | np.ndarray:
-    """A number, a list of numbers (one per channel) or ``{file: PATH, key: NAME}`` holding a vector."""
-    if isinstance(v, dict):
-        extra = [k for k in v if k not in ("file", "key")]
-        if extra or "file" not in v:
-            key = extra[0] if extra else "file"
-            raise CnnvizError(f"unknown key '{key}'{did_you_mean(key, ('file', 'key'))}" if extra else
-                              "missing required key 'file'", path + ((key,) if extra else ()), at_key=bool(extra))
-        fname = string(v["file"], path + ("file",))
-        key = string(v["key"], path + ("key",)) if v.get("key") is not None else None
-        try:
-            arr = files.array(fname, key)
-        except CnnvizError as err:
-            raise err.under(path) from None
-        if arr.ndim != 1:
-            raise CnnvizError(f"must hold a vector (one value per channel), not an array of shape {arr.shape}",
-                              path + ("file",))
-        return arr
-    try:
-        return number_or_list(v, path)
-    except CnnvizError:
-        raise CnnvizError("must be a number, a list of numbers (one per channel) or {file: PATH, key: NAME}",
-                          path) from None
 
 
 class BatchNorm(StageType):

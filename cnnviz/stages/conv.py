@@ -15,10 +15,10 @@ import numpy as np
 
 from ..errors import CnnvizError, KeyPath, did_you_mean
 from ..formatting import times
-from ..limits import MAX_KERNEL_SIDE, boolean, choice, integer, number, number_or_list, pair, wrong
+from ..limits import MAX_KERNEL_SIDE, boolean, choice, integer, number, pair, wrong
 from ..ops.conv import PATCH_BLOCK_BYTES, PATCH_ROWS_MAX, PATCH_ROWS_MIN, conv2d, conv_output_size, conv_padding
 from .base import Key, PlanContext, PlannedStage, Shape, StageConfig, StageType, Window
-from .filters import filters_list, resolve_kernels
+from .filters import filters_list, per_channel, resolve_kernels
 
 __all__ = ["Conv", "conv_padding_key", "padding_pairs", "padding_text", "resolve_padding", "bias_vector", "too_big"]
 
@@ -59,7 +59,8 @@ def resolve_padding(spec: Any, kernel_hw: tuple[int, int], dilation: tuple[int, 
 def bias_vector(ctx: PlanContext, st: StageConfig, n: int, what: str) -> np.ndarray:
     """The stage's ``bias`` as (n,) in the run's dtype: one number for all, or one each."""
     b = st.params["bias"]
-    if isinstance(b, tuple):
+    if isinstance(b, (tuple, np.ndarray)):
+        b = tuple(np.asarray(b, np.float64).reshape(-1))
         if len(b) != n:
             raise ctx.error(f"{len(b)} biases given for {n} {what}", st.path + ("bias",))
         return np.asarray(b, dtype=ctx.np_dtype)
@@ -94,7 +95,7 @@ class Conv(StageType):
         "stride": Key(pair(1, MAX_KERNEL_SIDE), 1),
         "dilation": Key(pair(1, MAX_KERNEL_SIDE), 1),
         "flip": Key(boolean, False),
-        "bias": Key(number_or_list, 0.0),
+        "bias": Key(per_channel, 0.0, files=True),
         "depthwise": Key(boolean, False),
         "groups": Key(integer(1, 100_000), 1),
     }

@@ -16,11 +16,12 @@ import numpy as np
 
 from ..errors import CnnvizError, KeyPath, did_you_mean
 from ..io.arrays import ConfigFiles
-from ..limits import MAX_UNITS, integer, number_or_list, string, string_list, wrong
+from ..limits import MAX_UNITS, integer, string, string_list, wrong
 from ..ops.dense import dense, softmax
 from ..ops.random_kernels import random_matrix
 from .base import GLOBAL, Key, PlanContext, PlannedStage, Shape, StageConfig, StageType, Window, array_digest
 from .conv import bias_vector
+from .filters import per_channel
 
 __all__ = ["DenseWeights", "WeightSource", "Dense", "Softmax"]
 
@@ -95,7 +96,7 @@ class Dense(StageType):
     keys = {
         "units": Key(integer(1, MAX_UNITS), required=True),
         "weights": Key(dense_weights, files=True),
-        "bias": Key(number_or_list, 0.0),
+        "bias": Key(per_channel, 0.0, files=True),
         "labels": Key(string_list),
     }
     display_keys = ("weights", "labels")  # weights compared through their source
@@ -105,7 +106,7 @@ class Dense(StageType):
         if labels is not None and len(labels) != params["units"]:
             raise CnnvizError(f"{len(labels)} labels given for {params['units']} units", path + ("labels",))
         bias = params["bias"]
-        if isinstance(bias, tuple) and len(bias) != params["units"]:
+        if isinstance(bias, (tuple, np.ndarray)) and len(bias) != params["units"]:
             raise CnnvizError(f"{len(bias)} biases given for {params['units']} units", path + ("bias",))
         if params["weights"] is None:
             params["weights"] = DenseWeights({"dist": "glorot"}, None, path + ("weights",))

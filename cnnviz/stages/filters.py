@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import CnnvizError, ConfigErrors, KeyPath, did_you_mean
 from ..io.arrays import ConfigFiles
-from ..limits import MAX_KERNEL_SIDE, MAX_KERNELS, integer, pair, string, wrong
+from ..limits import MAX_KERNEL_SIDE, MAX_KERNELS, integer, number_or_list, pair, string, wrong
 from ..ops.kernels import preset_kernels, preset_labels
 from ..ops.random_kernels import random_kernels
 from .base import PlanContext, StageConfig
@@ -32,6 +32,7 @@ __all__ = [
     "filters_list",
     "resolve_kernels",
     "entry_labels",
+    "per_channel",
 ]
 
 
@@ -223,3 +224,28 @@ def resolve_kernels(ctx: PlanContext, st: StageConfig, channels: int, *, depthwi
         padded.append(a)
     shapes = [(a.shape[1], a.shape[2]) for a in parts for _ in range(a.shape[0])]
     return np.ascontiguousarray(np.concatenate(padded).astype(ctx.np_dtype)), count, names, shapes
+
+
+def per_channel(v: Any, path: KeyPath, files: ConfigFiles) -> float | tuple[float, ...] | np.ndarray:
+    """A number, a list of numbers (one per channel) or ``{file: PATH, key: NAME}`` holding a vector."""
+    if isinstance(v, dict):
+        extra = [k for k in v if k not in ("file", "key")]
+        if extra or "file" not in v:
+            key = extra[0] if extra else "file"
+            raise CnnvizError(f"unknown key '{key}'{did_you_mean(key, ('file', 'key'))}" if extra else
+                              "missing required key 'file'", path + ((key,) if extra else ()), at_key=bool(extra))
+        fname = string(v["file"], path + ("file",))
+        key = string(v["key"], path + ("key",)) if v.get("key") is not None else None
+        try:
+            arr = files.array(fname, key)
+        except CnnvizError as err:
+            raise err.under(path) from None
+        if arr.ndim != 1:
+            raise CnnvizError(f"must hold a vector (one value per channel), not an array of shape {arr.shape}",
+                              path + ("file",))
+        return arr
+    try:
+        return number_or_list(v, path)
+    except CnnvizError:
+        raise CnnvizError("must be a number, a list of numbers (one per channel) or {file: PATH, key: NAME}",
+                          path) from None
