@@ -31,7 +31,7 @@ _LAZY = {
     "CnnvizError": "cnnviz.errors",
     "ConfigErrors": "cnnviz.errors",
     "Config": "cnnviz.config",
-    "load_config": "cnnviz.config",
+    "load_config": "cnnviz.importers",
     "load_image": "cnnviz.pipeline.inputs",
     "Layer": "cnnviz.pipeline.run",
     "plan": "cnnviz.pipeline.plan",
@@ -40,8 +40,9 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from .config import Config, load_config
+    from .config import Config
     from .errors import CnnvizError, ConfigErrors
+    from .importers import load_config
     from .pipeline.inputs import load_image
     from .pipeline.plan import plan
     from .pipeline.run import Layer, run

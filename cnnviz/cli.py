@@ -411,6 +411,26 @@ def init(path: str, force: bool) -> None:
     click.echo(f"wrote {init_command(path, force)}")
 
 
+@main.command("import")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Where to write the stack [MODEL's name .yaml, here]; the weights go beside it as .npz.")
+@click.option("--force", is_flag=True, help="Overwrite the YAML and NPZ if they exist.")
+def import_(model: str, output: str | None, force: bool) -> None:
+    """Turn a trained ONNX model into a cnnviz stack: STACK.yaml and its weights STACK.npz.
+
+    \b
+    Examples:
+        cnnviz import configs/digits.onnx -o digits.yaml
+        cnnviz run digits.yaml configs/digits/3.png
+        cnnviz run configs/digits.onnx configs/digits/3.png   # the same, imported in memory
+    """
+    from .importers import import_command
+
+    yaml_path, npz_path = import_command(model, output, force)
+    click.echo(f"wrote {yaml_path} and {npz_path}")
+
+
 @main.command()
 @click.argument("png", type=click.Path(dir_okay=False))
 def inspect(png: str) -> None:

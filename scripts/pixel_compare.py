@@ -61,7 +61,7 @@ def render_all(tree: Path, out: Path, configs: list[Path]) -> dict[str, str]:
         proc = subprocess.run([sys.executable, "-c", code, "run", str(cfg), sample, "-o", str(dest)],
                               capture_output=True, text=True, cwd=out, env={"MPLBACKEND": "Agg", "PATH": "/usr/bin:/bin"})
         if proc.returncode != 0:
-            failed[cfg.stem] = (proc.stderr.strip().splitlines() or ["exit status %d" % proc.returncode])[-1]
+            failed[cfg.stem] = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
     return failed
 
 

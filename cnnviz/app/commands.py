@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import load_config, load_config_file
+from ..importers import load_config, load_config_file
 from ..errors import CnnvizError, ConfigErrors
 from ..io.images import image_label
 from ..limits import MAX_PIXELS

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..config import load_config_file
 from ..formatting import format_bytes, times
+from ..importers import load_config_file
 from ..stages import PlannedStage
 
 __all__ = ["SummaryRow", "summary_rows", "format_summary", "summary_command"]

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ...config import Config, load_config_file, referenced_files
+from ...config import Config, referenced_files
 from ...errors import CnnvizError, ConfigErrors
+from ...importers import load_config_file
 from ...io.images import SAMPLES, missing_image_error, sample_path
 from ...limits import safe_name
 
@@ -38,7 +39,7 @@ __all__ = [
 #: Files a folder or glob contributes as images (case-insensitive).
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif")
 #: Files a folder or glob contributes as configs.
-CONFIG_EXTENSIONS = (".yaml", ".yml")
+CONFIG_EXTENSIONS = (".yaml", ".yml", ".onnx")
 
 _MAGIC = re.compile(r"[*?[]")
 
@@ -242,7 +243,10 @@ def config_digest(config_path: str | os.PathLike[str], config: Any, overrides: S
     h = hashlib.sha256()
     h.update(b"config\0")
     h.update(file_digest(config_path).encode())
+    memory = config.files.memory if config.files is not None else {}
     for p in referenced_files(config.data, config.base_dir):
+        if str(p.resolve()) in memory:
+            continue  # an imported model's weights: part of the model file hashed above
         h.update(b"\0file\0" + str(p).encode() + b"\0" + file_digest(p).encode())
     h.update(b"\0overrides\0" + json.dumps(list(overrides)).encode())
     return h.hexdigest()

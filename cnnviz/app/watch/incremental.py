@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from ...config import Config, load_config_file
+from ...config import Config
+from ...importers import load_config_file
 from ...io.images import SAMPLES
 from ...pipeline.inputs import input_shape, prepare_input, read_input
 from ...pipeline.plan import plan

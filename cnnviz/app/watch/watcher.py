@@ -25,10 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from ...config import Config, apply_overrides, load_config
+from ...config import Config, apply_overrides
 from ...config import referenced_files as named
 from ...config.yamlsource import parse_yaml
 from ...errors import CnnvizError, error_lines
+from ...importers import load_config
 from ...io.images import SAMPLES, image_label, read_image
 from ..session import default_outdir
 from .backends import POLL_INTERVAL, PollBackend, Signature, WatchfilesBackend, file_signature, have_watchfiles
@@ -76,6 +77,8 @@ def referenced_files(config_path: str | os.PathLike[str], data: Any) -> set[str]
 
 
 def _raw_data(config_path: str) -> Any:
+    if config_path.lower().endswith(".onnx"):
+        return None  # a model: it names no other files
     """The config's YAML as parsed, without validation (None when unreadable)."""
     try:
         with open(config_path, encoding="utf-8-sig") as f:
