@@ -234,7 +234,7 @@ def test_stream_and_no_stream_write_the_same_pictures(runner, tmp_path, normaliz
 
 @pytest.mark.parametrize("name, sample", [
     ("numpycnn", "chelsea"), ("padding", "camera"), ("edges", "camera"), ("gabor", "astronaut"),
-    ("rgb", "coffee"), ("tiny-cnn", "astronaut"),
+    ("rgb", "coffee"), ("tiny-cnn", "astronaut"), ("digits", str(ROOT / "configs" / "digits" / "7.png")),
 ])
 def test_every_example_config_runs(runner, tmp_path, name, sample):
     import json
@@ -251,7 +251,7 @@ def test_every_example_config_runs(runner, tmp_path, name, sample):
 
 def test_example_configs_are_all_tested():
     names = sorted(p.stem for p in (ROOT / "configs").glob("*.yaml"))
-    assert names == ["edges", "gabor", "numpycnn", "padding", "rgb", "tiny-cnn"]
+    assert names == ["digits", "edges", "gabor", "numpycnn", "padding", "rgb", "tiny-cnn"]
 
 
 

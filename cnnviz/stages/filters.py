@@ -50,7 +50,7 @@ class FixedKernels:
 
     array: np.ndarray
     path: KeyPath
-    origin: str  # "preset sobel_x" or the file's path
+    origin: str  # "preset sobel_x", or the file's path
     params: Mapping[str, Any] | None = None  # a preset's parameters as written
 
 
@@ -144,7 +144,7 @@ def filter_entry(v: Any, path: KeyPath, index: int, files: ConfigFiles) -> Filte
         arr, full = files.kernels(fname, key)
     except CnnvizError as err:
         raise err.under(path) from None
-    return FixedKernels(arr, path, str(full))
+    return FixedKernels(arr, path, str(full), None if key is None else {"key": key})
 
 
 def filters_list(v: Any, path: KeyPath, files: ConfigFiles) -> tuple[FilterEntry, ...]:
@@ -165,7 +165,11 @@ def filters_list(v: Any, path: KeyPath, files: ConfigFiles) -> tuple[FilterEntry
 
 
 def entry_labels(entry: FilterEntry, n: int) -> list[str]:
-    """Where each of an entry's ``n`` kernels came from: ``sobel_x``, ``gabor θ=45° λ=6``, ``random he``, ``k.npy[2]``."""
+    """Where each of an entry's ``n`` kernels came from.
+
+    ``sobel_x``, ``gabor θ=45° λ=6``, ``random he``, ``k.npy[2]``, or for a
+    keyed file (an imported model's ``.npz``) the key: ``conv2.weight[2]``.
+    """
     if isinstance(entry, InlineKernel):
         return ["inline"] * n
     if isinstance(entry, RandomKernels):
@@ -173,7 +177,8 @@ def entry_labels(entry: FilterEntry, n: int) -> list[str]:
     if entry.origin.startswith("preset "):
         labels = preset_labels(entry.origin[len("preset "):], entry.params or {})
         return labels if len(labels) == n else [labels[0]] * n
-    base = Path(entry.origin).name
+    key = (entry.params or {}).get("key")
+    base = str(key) if key is not None else Path(entry.origin).name
     return [base] if n == 1 else [f"{base}[{i}]" for i in range(n)]
 
 
