@@ -432,17 +432,18 @@ def import_(model: str, output: str | None, force: bool) -> None:
 
 
 @main.command()
-@click.argument("png", type=click.Path(dir_okay=False))
-def inspect(png: str) -> None:
-    """Print the config, image and version embedded in a PNG that cnnviz wrote.
+@click.argument("file", type=click.Path(dir_okay=False))
+def inspect(file: str) -> None:
+    """Print the config, image and version embedded in a PNG, SVG or PDF that cnnviz wrote.
 
     \b
-    Example:
+    Examples:
         cnnviz inspect cnnviz-out/numpycnn/chelsea/01_edges.png
+        cnnviz inspect cnnviz-out/numpycnn/chelsea/01_edges.svg
     """
     from .app.commands import inspect_command
 
-    click.echo(inspect_command(png))
+    click.echo(inspect_command(file))
 
 
 if __name__ == "__main__":  # pragma: no cover

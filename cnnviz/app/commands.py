@@ -205,18 +205,36 @@ def init_command(path: str, force: bool = False) -> Path:
 
 
 def inspect_command(path: str) -> str:
-    """What cnnviz embedded in a PNG it wrote: version, image, config."""
-    from ..io.pngio import read_png_metadata
+    """What cnnviz embedded in a PNG, SVG or PDF it wrote: version, image, config.
 
+    The reader is chosen by the file's suffix (``.png``, ``.svg``, ``.pdf``,
+    any case); a file with another suffix by its first bytes.
+    """
+    from ..io.pngio import read_png_metadata
+    from ..io.vectormeta import read_pdf_metadata, read_svg_metadata, sniff_format
+
+    readers = {"png": read_png_metadata, "svg": read_svg_metadata, "pdf": read_pdf_metadata}
     p = Path(path)
     if not p.exists():
         raise CnnvizError(f"file not found: {p}")
+    kind = p.suffix.lower().lstrip(".")
+    if kind not in readers:
+        try:
+            with open(p, "rb") as f:
+                head = f.read(1024)
+        except IsADirectoryError:
+            raise CnnvizError(f"{p}: is a directory, not a PNG, SVG or PDF file") from None
+        except OSError as exc:
+            raise CnnvizError(f"{p}: cannot read the file: {exc.strerror}") from None
+        kind = sniff_format(head) or ""
+        if kind not in readers:
+            raise CnnvizError(f"{p}: not a PNG, SVG or PDF file")
     try:
-        meta = read_png_metadata(p)
+        meta = readers[kind](p)
     except (OSError, ValueError):
-        raise CnnvizError(f"{p}: not a PNG file") from None
+        raise CnnvizError(f"{p}: not {'an' if kind == 'svg' else 'a'} {kind.upper()} file") from None
     if not meta:
-        raise CnnvizError(f"{p}: no cnnviz metadata (was it written by cnnviz?)")
+        raise CnnvizError(f"{p}: carries no cnnviz metadata (was it written by cnnviz?)")
     lines = [f"{k}: {v}" for k, v in meta.items() if k != "config"]
     if "config" in meta:
         lines += ["config:", str(meta["config"]).rstrip()]
