@@ -185,6 +185,56 @@ def command_times(
     return times, errors
 
 
+def import_profile(
+    argv: list[str],
+    env: dict[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    timeout: float = 300,
+) -> dict[str, Any]:
+    """Run ``argv`` once with ``PYTHONPROFILEIMPORTTIME=1`` (``python -X importtime``); what it imported.
+
+    Returns ``{"modules": [every module imported, in order], "total": seconds of import time,
+    "top": [(top-level import, cumulative seconds), ...], "packages": [(top-level package,
+    seconds of its modules' own import time), ...] (both largest first), "returncode": int}``,
+    or ``{"error": ...}`` if the process could not be run.  The child's own imports only:
+    a worker process it starts reports to its own stderr, which is not read here.
+    """
+    env = dict(os.environ if env is None else env, PYTHONPROFILEIMPORTTIME="1")
+    try:
+        p = subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return {"error": f"{type(e).__name__}: {e}"}
+    entries: list[tuple[str, int, int, int]] = []  # name, own µs, cumulative µs, nesting level
+    for line in p.stderr.decode(errors="replace").splitlines():
+        if not line.startswith("import time:"):
+            continue
+        parts = line[len("import time:"):].split("|")
+        if len(parts) != 3 or not parts[0].strip().isdigit():
+            continue  # the header line
+        label = parts[2]
+        level = (len(label) - len(label.lstrip(" ")) - 1) // 2
+        entries.append((label.strip(), int(parts[0]), int(parts[1]), level))
+    modules = [e[0] for e in entries]
+    total = sum(e[1] for e in entries) / 1e6
+    # A module is printed after the modules it imported, one level deeper: the least indented
+    # entries are the imports that no other module made (the script's, or a function's).
+    least = min((e[3] for e in entries), default=0)
+    top = sorted(((e[0], e[2] / 1e6) for e in entries if e[3] == least), key=lambda t: -t[1])
+    by_package: dict[str, float] = {}
+    for name, own, _cum, _level in entries:
+        by_package[name.split(".")[0]] = by_package.get(name.split(".")[0], 0.0) + own / 1e6
+    packages = sorted(by_package.items(), key=lambda t: -t[1])
+    return {"modules": modules, "total": total, "top": top, "packages": packages, "returncode": p.returncode}
+
+
+def imported(profile: dict[str, Any], package: str) -> bool | None:
+    """Whether ``package`` (or any of its submodules) is among the modules of :func:`import_profile`."""
+    if "error" in profile:
+        return None
+    return any(m == package or m.startswith(package + ".") for m in profile["modules"])
+
+
 def measure_memory(candidate: str, h: int, w: int, channels: int, timeout: float = 900) -> dict[str, Any]:
     """Run ``memory_child.py`` in a fresh interpreter; its JSON report (or ``{"error": ...}``)."""
     argv = [sys.executable, str(HERE / "memory_child.py"), candidate, str(h), str(w), str(channels)]

@@ -5,7 +5,7 @@
     python benchmarks/run.py --quick         # CI smoke mode: every row once, small sizes, < 1 min
     python benchmarks/run.py --json out.json --markdown out.md
     python benchmarks/run.py --rows 1,4      # some rows only
-    python benchmarks/run.py --profile       # also cProfile cnnviz.run on rows 1-3
+    python benchmarks/run.py --profile       # also cProfile cnnviz.run on rows 1-3 (and row 6's run)
 
 Rows (issue 4):
 
@@ -21,7 +21,11 @@ Rows (issue 4):
 4. one grid of 64 maps of 256×256 to PNG: cnnviz's renderer vs matplotlib
    ``subplots`` + ``imshow`` (and a composed array saved by Pillow).
 5. whole processes: ``cnnviz --help`` and ``cnnviz run configs/numpycnn.yaml
-   chelsea`` vs ``python -c pass`` (and ``import numpy``, ``import matplotlib.pyplot``).
+   chelsea`` vs ``python -c pass`` (and ``import numpy``, ``import matplotlib.pyplot``);
+   whether that ``cnnviz run`` imports matplotlib at all (``-X importtime``).
+6. a big stage (issue 10): ``cnnviz run configs/edges.yaml camera --set
+   input.resize=1536`` vs a bare dump (``bare_dump.py``: ``cnnviz.run``, then one
+   plain grey Pillow PNG of tiled maps per stage), both as whole processes.
 
 Method: candidates of a row are timed interleaved (each round calls each
 candidate once, in a rotated order) after one untimed warm-up call, and the
@@ -601,6 +605,22 @@ def cnnviz_command() -> list[str]:
     return [sys.executable, "-c", "import sys; from cnnviz.cli import main; sys.exit(main())"]
 
 
+def process_env(b: Bench, row: dict) -> dict[str, str]:
+    """The environment of the timed processes (rows 5 and 6): ``MPLBACKEND=Agg``, and up-to-date bytecode.
+
+    With ``PYTHONDONTWRITEBYTECODE`` set, a module edited since its ``.pyc`` was written is
+    compiled again in every process (the working tree's stale bytecode, not what an installed
+    package costs).  Then the processes write their bytecode under this run's temporary folder
+    instead (``PYTHONPYCACHEPREFIX``; the warm-up call writes it), and nothing in the tree changes.
+    """
+    env = dict(os.environ, MPLBACKEND="Agg")
+    if env.pop("PYTHONDONTWRITEBYTECODE", None):
+        env["PYTHONPYCACHEPREFIX"] = str(b.tmp / "pycache")
+        row["notes"].append("PYTHONDONTWRITEBYTECODE was set: the processes keep their bytecode under the run's "
+                            "temporary folder (PYTHONPYCACHEPREFIX), so no module is compiled again in a timed round")
+    return env
+
+
 def row_process(b: Bench) -> dict[str, Any]:
     row = new_row(5, "process", "whole process, wall time (subprocess)")
     py = sys.executable
@@ -623,7 +643,7 @@ def row_process(b: Bench) -> dict[str, Any]:
         "cnnviz --help": lambda: exe + ["--help"],
         "cnnviz run configs/numpycnn.yaml chelsea": run_argv,
     }
-    env = dict(os.environ, MPLBACKEND="Agg")
+    env = process_env(b, row)
     rounds = b.reps(9)
     b.log(f"  timing {len(cmds)} commands x {rounds} rounds")
     times, errors = H.command_times(cmds, rounds, env=env, cwd=b.tmp, warmup=0 if b.quick else 1,
@@ -643,10 +663,191 @@ def row_process(b: Bench) -> dict[str, Any]:
     if h:
         target(row, "cnnviz --help under 0.15 s", h, h < 0.15 and "cnnviz --help" not in errors,
                f"{H.fmt_time(h)}; best {H.fmt_time(best_of(row, 'cnnviz --help'))}")
+    run_ok = not any(k.startswith("cnnviz run") for k in errors)
     if r:
-        ok = r < 1.0 and not any(k.startswith("cnnviz run") for k in errors)
-        target(row, "cnnviz run numpycnn chelsea under 1.0 s", r, ok,
+        target(row, "cnnviz run numpycnn chelsea under 1.0 s", r, r < 1.0 and run_ok,
                f"{H.fmt_time(r)}; best {H.fmt_time(best_of(row, 'cnnviz run configs/numpycnn.yaml chelsea'))}")
+    mpl = median_of(row, "python -c 'import matplotlib.pyplot'")
+    if r and mpl:
+        q = r / mpl
+        qb = best_of(row, "cnnviz run configs/numpycnn.yaml chelsea") / best_of(row, "python -c 'import matplotlib.pyplot'")
+        target(row, "cnnviz run numpycnn chelsea ≤ 0.6× python -c 'import matplotlib.pyplot'", q,
+               q <= 0.6 and run_ok, f"{q:.2f}× ({H.fmt_time(r)} vs {H.fmt_time(mpl)}); best-of runs {qb:.2f}×"
+               + ("" if run_ok else " (NOT VALID: a timed round failed)"))
+    # Once more, untimed, under -X importtime: did the process import matplotlib at all?
+    prof = H.import_profile(run_argv(), env=env, cwd=b.tmp)
+    row["imports"] = import_note(row, "cnnviz run configs/numpycnn.yaml chelsea", prof)
+    return row
+
+
+def import_note(row: dict, name: str, prof: dict[str, Any]) -> dict[str, Any]:
+    """A note on what a ``-X importtime`` run of ``name`` imported (matplotlib or not, the biggest imports)."""
+    if "error" in prof:
+        row["notes"].append(f"{name} under -X importtime: {prof['error']}")
+        return prof
+    mpl = H.imported(prof, "matplotlib")
+    top = ", ".join(f"{m} {H.fmt_time(t)}" for m, t in prof["top"][:5])
+    own = ", ".join(f"{m} {H.fmt_time(t)}" for m, t in prof["packages"][:6])
+    row["notes"].append(
+        f"{name} (once more, python -X importtime): imported matplotlib: {'yes' if mpl else 'no'}; "
+        f"{len(prof['modules'])} modules, {H.fmt_time(prof['total'])} of imports (under -X importtime); "
+        f"by package (own time): {own}; largest top-level imports (cumulative): {top}")
+    return {"matplotlib": mpl, "modules": len(prof["modules"]), "total": prof["total"], "top": prof["top"][:15],
+            "packages": prof["packages"][:15], "returncode": prof["returncode"]}
+
+
+# ---------------------------------------------------------------------------
+# Row 6
+
+
+def png_files(d: Path) -> dict[str, tuple[int, int, str, int]]:
+    """name -> (width, height, mode, bytes) of every PNG in ``d`` (each one decoded in full)."""
+    from PIL import Image
+
+    out = {}
+    for p in sorted(d.glob("*.png")):
+        with Image.open(p) as im:
+            im.load()
+            out[p.name] = (im.size[0], im.size[1], im.mode, p.stat().st_size)
+    return out
+
+
+def check_bare_dump(d: Path, layers: list) -> tuple[float, str]:
+    """What bare_dump.py wrote in ``d``: one 'L' PNG per stage, every tile its map at 1:1.
+
+    Returns (largest difference in gray levels between a tile and its map scaled by its own
+    min..max, computed here in float64, a description); raises Mismatch if anything is off.
+    """
+    import math
+
+    from PIL import Image
+
+    want = {f"{la.index:02d}_{la.name}.png" for la in layers}
+    got = {p.name for p in d.iterdir()}
+    if got != want:
+        raise Mismatch(f"bare dump wrote {sorted(got)}, expected one PNG per stage {sorted(want)}")
+    worst = 0.0
+    pixels = 0
+    for la in layers:
+        maps = np.asarray(la.output, np.float64)
+        h, w, n = maps.shape
+        cols = math.ceil(math.sqrt(n))
+        rows = math.ceil(n / cols)
+        with Image.open(d / f"{la.index:02d}_{la.name}.png") as im:
+            if im.mode != "L" or im.size != (cols * w, rows * h):
+                raise Mismatch(f"bare dump {la.name}: {im.size[0]}×{im.size[1]} {im.mode}, expected "
+                               f"{cols * w}×{rows * h} L ({n} maps of {w}×{h}, {cols} columns)")
+            grid = np.asarray(im, np.float64)
+        pixels += grid.size
+        ref = R.normalize_per_map(maps) * 255
+        for i in range(n):
+            r, c = divmod(i, cols)
+            tile = grid[r * h:(r + 1) * h, c * w:(c + 1) * w]
+            worst = max(worst, float(np.abs(tile - ref[:, :, i]).max()))
+    if worst > 1.0:
+        raise Mismatch(f"bare dump tiles differ from their maps by up to {worst:.1f} gray levels")
+    return worst, f"{len(want)} PNG, {pixels / 1e6:.1f} Mpixel"
+
+
+def check_cnnviz_run(d: Path, layers: list) -> str:
+    """What ``cnnviz run`` wrote in ``d``: a manifest and a decodable PNG for every stage."""
+    if not (d / "manifest.json").is_file():
+        raise Mismatch(f"cnnviz run wrote no manifest.json in {d}")
+    pngs = png_files(d)
+    for la in layers:
+        if not any(name.endswith(f"_{la.name}.png") and not name.startswith("filters") for name in pngs):
+            raise Mismatch(f"cnnviz run wrote no picture of stage {la.name!r} (files: {sorted(pngs)})")
+    files = list(d.iterdir())
+    size = sum(p.stat().st_size for p in files)
+    stage_px = sum(wd * ht for name, (wd, ht, _m, _b) in pngs.items()
+                   if any(name.endswith(f"_{la.name}.png") and not name.startswith("filters") for la in layers))
+    return (f"{len(files)} files written ({len(pngs)} PNG, {size / 1e6:.1f} MB; stage pictures "
+            f"{stage_px / 1e6:.1f} Mpixel)")
+
+
+def row_big_stage(b: Bench) -> dict[str, Any]:
+    import yaml
+
+    import cnnviz
+
+    resize = 256 if b.quick else 1536
+    image = "camera"
+    with open(S.EDGES_YAML, encoding="utf-8") as f:
+        data = yaml.safe_load(f)
+    data.setdefault("input", {})["resize"] = resize
+    layers = cnnviz.run(cnnviz.load_config(data, base_dir=S.EDGES_YAML.parent), image)
+    shapes = ", ".join(f"{la.name} {'×'.join(map(str, la.output.shape))}" for la in layers)
+    row = new_row(6, "big_stage", f"a big stage costs what a bare dump costs: configs/edges.yaml on {image}, "
+                                  f"input.resize={resize} ({shapes}), whole processes")
+    py, exe = sys.executable, cnnviz_command()
+    runs = b.tmp / "big_stage"
+    runs.mkdir(exist_ok=True)
+    counter = iter(range(10**6))
+    last: dict[str, Path] = {}
+
+    def fresh(key: str) -> Path:
+        """A new output folder for ``key``; the previous one is removed (before the clock starts)."""
+        if key in last:
+            shutil.rmtree(last[key], ignore_errors=True)
+        last[key] = runs / f"{key}{next(counter)}"
+        return last[key]
+
+    cnn = f"cnnviz run configs/edges.yaml {image} --set input.resize={resize}"
+    ref = "bare dump (cnnviz.run + one Pillow 'L' PNG per stage)"
+    cmds: dict[str, Callable[[], list[str]]] = {
+        cnn: lambda: exe + ["run", str(S.EDGES_YAML), image, "--set", f"input.resize={resize}",
+                            "-o", str(fresh("cnnviz"))],
+        ref: lambda: [py, str(HERE / "bare_dump.py"), str(S.EDGES_YAML), image, str(resize), str(fresh("bare"))],
+    }
+    env = process_env(b, row)
+    row["notes"].append(f"cnnviz command: {' '.join(exe)}; bare dump: {py} benchmarks/bare_dump.py")
+
+    # Each command once, untimed (this is also the warm-up), and what it wrote checked.
+    import subprocess
+
+    notes: dict[str, str] = {}
+    for name, argv in cmds.items():
+        a = argv()
+        p = subprocess.run(a, env=env, cwd=b.tmp, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if p.returncode != 0:
+            raise Mismatch(f"{name}: exit {p.returncode}: {p.stderr.decode(errors='replace').strip()[-500:]}")
+    try:
+        err, notes[ref] = check_bare_dump(last["bare"], layers)
+        row["checks"][ref] = err
+        notes[cnn] = check_cnnviz_run(last["cnnviz"], layers)
+    except Mismatch as e:
+        msg = f"row 6: {e}"
+        b.failures.append(msg)
+        row["notes"].append("MISMATCH — not timed: " + msg)
+        return row
+
+    rounds = b.reps(7)
+    b.log(f"  timing {len(cmds)} commands x {rounds} rounds")
+    times, errors = H.command_times(cmds, rounds, env=env, cwd=b.tmp, warmup=0, before_round=b.settle)
+    for name, why in errors.items():
+        b.failures.append(f"row 6: {name}: {why}")
+        row["notes"].append(f"FAILED {name}: {why}")
+    for name, ts in times.items():
+        add_candidate(row, name, ts, note=notes.get(name, ""))
+    finish_ratios(row, ref)
+    # The last timed runs wrote what the checked runs wrote.
+    try:
+        check_cnnviz_run(last["cnnviz"], layers)
+        check_bare_dump(last["bare"], layers)
+    except Mismatch as e:
+        b.failures.append(f"row 6 (last timed round): {e}")
+        row["notes"].append(f"FAILED (last timed round): {e}")
+
+    c, r = median_of(row, cnn), median_of(row, ref)
+    if c and r:
+        q = c / r
+        qb = best_of(row, cnn) / best_of(row, ref)
+        target(row, f"cnnviz run edges camera {resize}² ≤ 0.5× the bare dump", q, q <= 0.5 and not errors,
+               f"{q:.2f}× ({H.fmt_time(c)} vs {H.fmt_time(r)}); best-of runs {qb:.2f}×"
+               + (" (quick sizes: verdict not meaningful)" if b.quick else "")
+               + (" (NOT VALID: a timed round failed)" if errors else ""))
+    prof = H.import_profile(cmds[cnn](), env=env, cwd=b.tmp)
+    row["imports"] = import_note(row, cnn, prof)
     return row
 
 
@@ -685,6 +886,40 @@ def profiles(b: Bench) -> list[dict[str, Any]]:
         rows.sort(key=lambda r: -r["tottime"])
         out.append({"case": name, "calls": n, "seconds_per_call": total, "top": rows[:15]})
     return out
+
+
+def profile_big_stage(b: Bench) -> dict[str, Any]:
+    """cProfile of row 6's command in this process: ``cnnviz.cli.main(["run", ...])`` (after one untimed run)."""
+    import cProfile
+    import pstats
+
+    from cnnviz.cli import main as cli_main
+
+    resize = 256 if b.quick else 1536
+    out = b.tmp / "profile_big_stage"
+    argv = ["run", str(S.EDGES_YAML), "camera", "--set", f"input.resize={resize}", "-o", str(out)]
+
+    def once() -> None:
+        shutil.rmtree(out, ignore_errors=True)
+        try:
+            cli_main(argv)
+        except SystemExit as e:
+            if e.code not in (0, None):
+                raise RuntimeError(f"cnnviz run exited {e.code}") from None
+
+    once()  # imports and first-use costs out of the profile
+    prof = cProfile.Profile()
+    prof.runcall(once)
+    st = pstats.Stats(prof)
+    rows = []
+    for (fname, line, func), (_cc, nc, tt, ct, _) in st.stats.items():  # type: ignore[attr-defined]
+        where = f"{Path(fname).name}:{line}({func})" if fname != "~" else func
+        rows.append({"function": where, "calls": nc, "tottime": tt, "cumtime": ct})
+    rows.sort(key=lambda r: -r["tottime"])
+    return {"case": f"row 6 cnnviz.cli.main(['run', 'configs/edges.yaml', 'camera', '--set', "
+                    f"'input.resize={resize}', ...]) in-process, second run",
+            "what": "cnnviz run", "calls": 1, "seconds_per_call": st.total_tt,  # type: ignore[attr-defined]
+            "top": rows[:15]}
 
 
 # ---------------------------------------------------------------------------
@@ -748,7 +983,8 @@ the conv stages only.  sys time and page faults are per call (medians): the kern
 memory (and compacting transparent huge pages) shows there.  "check vs cnnviz" is
 max |reference − cnnviz| / max |cnnviz| over every stage's output (rows 1-3), or the largest
 difference in gray levels (0-255) between a drawn tile and its map (row 4: cnnviz quantizes to
-247 colormap levels; for matplotlib, 0 means it was handed exactly the same arrays).  Memory:
+247 colormap levels; for matplotlib, 0 means it was handed exactly the same arrays; row 6: the
+bare dump's decoded PNG tiles against the maps scaled by their own min..max here).  Memory:
 resident high-water mark of a fresh process minus its size just before the run (after imports,
 a small warm-up and making the input image)."""
 
@@ -871,7 +1107,7 @@ def render_profiles(profs: list[dict[str, Any]]) -> str:
     out = []
     for p in profs:
         out.append("")
-        out.append(f"cProfile of cnnviz.run · {p['case']} · {H.fmt_time(p['seconds_per_call'])} per call "
+        out.append(f"cProfile of {p.get('what', 'cnnviz.run')} · {p['case']} · {H.fmt_time(p['seconds_per_call'])} per call "
                    f"(under the profiler; {p['calls']} calls)")
         lines = [[r["function"][:70], f"{r['calls']:.0f}", H.fmt_time(r["tottime"]), H.fmt_time(r["cumtime"])]
                  for r in p["top"][:12]]
@@ -885,6 +1121,7 @@ ROWS: dict[int, tuple[str, Callable[[Bench], dict[str, Any]]]] = {
     3: ("RGB 2048² deep stack + memory", lambda b: row_deep(b, 3, 3)),
     4: ("64-map grid to PNG", row_grid),
     5: ("whole process", row_process),
+    6: ("a big stage vs a bare dump", row_big_stage),
 }
 
 
@@ -894,9 +1131,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="CI smoke mode: every row once on small sizes")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     ap.add_argument("--markdown", metavar="PATH", help="also write the tables as Markdown")
-    ap.add_argument("--rows", default="1,2,3,4,5", help="comma-separated rows to run (default: all)")
+    ap.add_argument("--rows", default="1,2,3,4,5,6", help="comma-separated rows to run (default: all)")
     ap.add_argument("--repeats", type=int, help="rounds per measurement (overrides the defaults)")
-    ap.add_argument("--profile", action="store_true", help="also cProfile cnnviz.run on rows 1-3")
+    ap.add_argument("--profile", action="store_true",
+                    help="also cProfile cnnviz.run on rows 1-3 (and, with row 6, its cnnviz run in-process)")
     ap.add_argument("--no-hugepages", action="store_true",
                     help="set NUMPY_MADVISE_HUGEPAGE=0 (NumPy then does not ask for transparent huge pages)")
     ap.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS",
@@ -910,7 +1148,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--rows: expected numbers like 1,3, got {args.rows!r}")
     unknown = [r for r in wanted if r not in ROWS]
     if unknown:
-        ap.error(f"--rows: no row {unknown[0]} (rows are 1-5)")
+        ap.error(f"--rows: no row {unknown[0]} (rows are 1-{max(ROWS)})")
 
     b = Bench(args.quick, args.repeats, args.verbose, args.wait_idle)
     t_start = time.perf_counter()
@@ -942,6 +1180,9 @@ def main(argv: list[str] | None = None) -> int:
             b.waited = 0.0
             b.rows.append(row)
         profs = profiles(b) if args.profile else None
+        if profs is not None and 6 in wanted:
+            b.log("profile: row 6's cnnviz run in-process")
+            profs.append(profile_big_stage(b))
         info = meta(b)
         info["seconds"] = time.perf_counter() - t_start
         info["loadavg_start"] = load_start

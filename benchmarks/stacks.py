@@ -15,6 +15,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 NUMPYCNN_YAML = ROOT / "configs" / "numpycnn.yaml"
+#: Row 6: eight edge/blob filters in one conv stage, then abs.
+EDGES_YAML = ROOT / "configs" / "edges.yaml"
 
 #: Rows 2 and 3: conv 16×3×3 → relu → pool 2 → conv 32×3×3 → relu → pool 2 → conv 64×5×5.
 DEEP_SPEC: list[tuple] = [
