@@ -12,8 +12,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..importers import load_config, load_config_file
 from ..errors import CnnvizError, ConfigErrors
+from ..importers import load_config, load_config_file
 from ..io.images import image_label
 from ..limits import MAX_PIXELS
 from .session import Session, default_outdir

@@ -23,7 +23,7 @@ from ..errors import CnnvizError
 from ..io.arrays import ConfigFiles
 from ..io.pngio import atomic_write
 
-__all__ = ["is_model", "load_config", "load_config_file", "load_model_config", "import_command"]
+__all__ = ["is_model", "load_config", "load_config_file", "load_model_config", "imported_config", "import_command"]
 
 
 def is_model(source: Any) -> bool:
@@ -35,7 +35,15 @@ def load_model_config(path: str | os.PathLike[str]) -> Config:
     """Import the model at ``path`` in memory and validate the stack, as if written beside it."""
     from .onnx import import_onnx
 
-    imported = import_onnx(path)
+    return imported_config(import_onnx(path), path)
+
+
+def imported_config(imported: Any, path: str | os.PathLike[str]) -> Config:
+    """The validated config of an :class:`~cnnviz.importers.onnx.Imported` model, its weights held in memory.
+
+    ``path`` is where the model lives: errors name it, and the weights are
+    the ``.npz`` that ``cnnviz import`` would write beside it.
+    """
     text = imported.yaml()
     base = Path(path).parent
     data, locations = parse_yaml(text, f"{path} (imported)")

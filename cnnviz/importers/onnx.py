@@ -18,12 +18,10 @@ imported only here, and only when a model is read.
 
 from __future__ import annotations
 
-import io
 import math
 import os
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +29,9 @@ import numpy as np
 
 from ..errors import CnnvizError
 from ..version import __version__
+from .stack import Imported, node_stage_name, padding_value, stack_names
 
-__all__ = ["SUPPORTED", "OPSETS", "Imported", "import_onnx", "stack_names"]
+__all__ = ["SUPPORTED", "OPSETS", "Imported", "import_onnx"]
 
 #: The ONNX ops cnnviz turns into stages (or folds away).
 SUPPORTED = ("Conv", "BatchNormalization", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "HardSigmoid",
@@ -40,10 +39,6 @@ SUPPORTED = ("Conv", "BatchNormalization", "Relu", "LeakyRelu", "Sigmoid", "Tanh
              "LRN", "Flatten", "Reshape", "Gemm", "MatMul", "Softmax", "Dropout", "Identity", "Pad", "Constant")
 #: The default-domain opsets accepted.
 OPSETS = (11, 21)
-
-_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
-_RESERVED = {"con", "prn", "aux", "nul", "input"} | {f"{p}{i}" for p in ("com", "lpt") for i in range(1, 10)}
-
 
 @dataclass
 class _Ref:
@@ -59,64 +54,6 @@ class _Ref:
     pad_node: str = ""
 
 
-@dataclass
-class Imported:
-    """A model as a cnnviz stack.
-
-    Attributes
-    ----------
-    data : dict
-        The config as plain data (``stages`` name the weights as ``{file: <weights_name>, key: ...}``).
-    arrays : dict of str to ndarray
-        The weights, in cnnviz's layout, by key.
-    weights_name : str
-        The ``.npz`` file name the stages use.
-    comments : dict of int to str
-        The ONNX node each stage came from, by stage position.
-    header : list of str
-        The YAML's opening comment lines.
-    """
-
-    data: dict[str, Any]
-    arrays: dict[str, np.ndarray]
-    weights_name: str
-    comments: dict[int, str] = field(default_factory=dict)
-    header: list[str] = field(default_factory=list)
-
-    def npz(self) -> bytes:
-        """The weights file's bytes (an uncompressed ``.npz``)."""
-        buf = io.BytesIO()
-        np.savez(buf, **self.arrays)
-        return buf.getvalue()
-
-    def yaml(self) -> str:
-        """The stack as YAML a person reads: the input section, then one commented stage per node."""
-        import yaml
-
-        def flow(v: Any) -> str:
-            text = yaml.safe_dump(v, default_flow_style=True, width=10_000, sort_keys=False).strip()
-            return text[:-3].strip() if text.endswith("\n...") else text  # a plain scalar's document end
-
-        lines = [f"# {h}" if h else "#" for h in self.header]
-        lines.append(f"name: {self.data['name']}")
-        inp = self.data["input"]
-        lines += ["input:", f"  color: {inp['color']}", f"  resize: {flow(inp['resize'])}",
-                  "  range: [0, 1]          # what the model expects pixels to span (ONNX does not say)",
-                  "  normalize: null        # e.g. ImageNet: {mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225]}",
-                  "stages:"]
-        for i, st in enumerate(self.data["stages"]):
-            if i in self.comments:
-                lines.append(f"  # {self.comments[i]}")
-            first = True
-            for k, v in st.items():
-                lines.append(f"  {'- ' if first else '  '}{k}: {flow(v)}")
-                first = False
-        if self.data.get("render"):
-            lines.append("render:")
-            lines += [f"  {k}: {flow(v)}" for k, v in self.data["render"].items()]
-        return "\n".join(lines) + "\n"
-
-
 def _fail(model: str, node: Any, message: str) -> CnnvizError:
     label = f"node '{node.name}'" if node is not None and node.name else "a node"
     op = f" ({node.op_type})" if node is not None else ""
@@ -126,42 +63,6 @@ def _fail(model: str, node: Any, message: str) -> CnnvizError:
 def _unsupported(model: str, node: Any) -> CnnvizError:
     ops = ", ".join(s for s in SUPPORTED if s != "Constant")
     return _fail(model, node, f"the op {node.op_type} is not supported; cnnviz imports {ops}")
-
-
-def safe_name(raw: str, fallback: str, op: str = "") -> str:
-    """An ONNX node name made a cnnviz stage name: ``/layer1/layer1.0/conv1/Conv`` -> ``layer1.0.conv1``."""
-    parts = [p for p in raw.split("/") if p]
-    if len(parts) > 1 and parts[-1].lower() == op.lower():
-        parts = parts[:-1]
-    kept: list[str] = []
-    for p in parts:
-        if kept and p.startswith(kept[-1]):
-            kept[-1] = p
-        else:
-            kept.append(p)
-    s = _SAFE.sub("_", ".".join(kept))
-    s = re.sub(r"\.{2,}", ".", s).strip("._-")[:64].rstrip("._-")
-    if not s or not s[0].isalnum():
-        s = fallback
-    if s.split(".")[0].lower() in _RESERVED:
-        s = s + "_"
-    return s
-
-
-def stack_names(model: Any) -> list[str]:
-    """The stage name each node of ``model`` would get (nameless and clashing names made unique)."""
-    counts: dict[str, int] = {}
-    used: set[str] = set()
-    out = []
-    for node in model.graph.node:
-        counts[node.op_type] = counts.get(node.op_type, 0) + 1
-        name = safe_name(node.name, f"{node.op_type.lower()}{counts[node.op_type]}", node.op_type)
-        base, k = name, 2
-        while name in used:
-            name, k = f"{base[:60]}_{k}", k + 1
-        used.add(name)
-        out.append(name)
-    return out
 
 
 def _attrs(node: Any) -> dict[str, Any]:
@@ -210,15 +111,6 @@ def _pads(model: str, node: Any, a: Mapping[str, Any], in_hw: Sequence[int], ker
     if len(p) != 4:
         raise _fail(model, node, f"only 2-D pads are supported, not {p}")
     return (int(p[0]), int(p[2])), (int(p[1]), int(p[3]))
-
-
-def _padding_value(pads: tuple[tuple[int, int], tuple[int, int]]) -> Any:
-    (t, b), (left, r) = pads
-    if t == b == left == r:
-        return t
-    if t == b and left == r:
-        return [t, left]
-    return [[t, b], [left, r]]
 
 
 def import_onnx(path: str | os.PathLike[str], *, weights_name: str | None = None) -> Imported:
@@ -283,10 +175,11 @@ def import_onnx(path: str | os.PathLike[str], *, weights_name: str | None = None
         raise CnnvizError(f"{label}: the input '{gin.name}' has {c_in} channels; cnnviz feeds images of 1 (gray) "
                           "or 3 (rgb)")
     shapes = _shapes(model)
-    shapes[gin.name] = tuple(dims)
-    stem = safe_name(p.stem, "model")
+    fixed = (1, int(c_in), int(h_in), int(w_in))
+    shapes[gin.name] = fixed
+    stem = node_stage_name(p.stem, "model")
     wname = weights_name or f"{stem}.npz"
-    refs: dict[str, _Ref] = {gin.name: _Ref("input", "map", tuple(dims))}
+    refs: dict[str, _Ref] = {gin.name: _Ref("input", "map", fixed)}
     consumers: dict[str, list[Any]] = {}
     for node in graph.node:
         for t in node.input:
@@ -296,6 +189,7 @@ def import_onnx(path: str | os.PathLike[str], *, weights_name: str | None = None
     comments: dict[int, str] = {}
     arrays: dict[str, np.ndarray] = {}
     produced: dict[str, dict[str, Any]] = {}  # stage name -> its stage data
+    tensors: dict[str, str] = {}  # stage name -> the ONNX tensor it computes
     previous = "input"
 
     def file(key: str, value: np.ndarray) -> dict[str, str]:
@@ -333,6 +227,7 @@ def import_onnx(path: str | os.PathLike[str], *, weights_name: str | None = None
         stages.append(entry)
         produced[name] = entry
         refs[node.output[0]] = _Ref(name, out_kind, shapes.get(node.output[0], ()))
+        tensors[name] = node.output[0]
         previous = name
 
     for node, name in zip(graph.node, names, strict=True):
@@ -349,18 +244,18 @@ def import_onnx(path: str | os.PathLike[str], *, weights_name: str | None = None
             r = ref(node, 0)
             mode = a.get("mode", b"constant")
             mode = mode.decode() if isinstance(mode, bytes) else str(mode)
-            pads = [int(v) for v in (const(node, 1, "pads") if len(node.input) > 1 and node.input[1] else a.get("pads", []))]
-            value = float(const(node, 2, "constant_value").reshape(-1)[0]) if len(node.input) > 2 and node.input[2] \
+            pad8 = [int(v) for v in (const(node, 1, "pads") if len(node.input) > 1 and node.input[1] else a.get("pads", []))]
+            fill = float(const(node, 2, "constant_value").reshape(-1)[0]) if len(node.input) > 2 and node.input[2] \
                 else float(a.get("value", 0.0))
-            if len(pads) != 8 or any(pads[i] for i in (0, 1, 4, 5)):
-                raise _fail(label, node, f"only padding of the height and width is supported, not pads {pads}")
+            if len(pad8) != 8 or any(pad8[i] for i in (0, 1, 4, 5)):
+                raise _fail(label, node, f"only padding of the height and width is supported, not pads {pad8}")
             if mode not in ("constant", "reflect", "edge"):
                 raise _fail(label, node, f"mode {mode} is not supported (constant, reflect, edge)")
             users = consumers.get(node.output[0], [])
             if len(users) != 1 or users[0].op_type not in ("Conv", "MaxPool", "AveragePool"):
                 raise _fail(label, node, "a Pad is folded into the next Conv or pool, its only consumer")
             refs[node.output[0]] = _Ref(r.stage, r.kind, shapes.get(node.output[0], ()), pad=(
-                (pads[2], pads[6]), (pads[3], pads[7])), pad_mode=mode, pad_value=value, pad_node=node.name or op)
+                (pad8[2], pad8[6]), (pad8[3], pad8[7])), pad_mode=mode, pad_value=fill, pad_node=node.name or op)
             continue
         if op in ("Flatten", "Reshape"):
             r = ref(node, 0)
@@ -402,7 +297,7 @@ def import_onnx(path: str | os.PathLike[str], *, weights_name: str | None = None
                     raise _fail(label, node, f"its own pads and the {r.pad_mode} Pad '{r.pad_node}' before it do not "
                                              "combine")
             if pads != ((0, 0), (0, 0)):
-                st["padding"] = _padding_value(pads)
+                st["padding"] = padding_value(pads)
             if strides != [1, 1]:
                 st["stride"] = strides if strides[0] != strides[1] else strides[0]
             if dil != [1, 1]:
@@ -458,13 +353,14 @@ def import_onnx(path: str | os.PathLike[str], *, weights_name: str | None = None
             if len(constant) == 2:
                 raise _fail(label, node, "both of its inputs are constants")
             other = ref(node, 1 - constant[0])
-            value = init[node.input[constant[0]]]
+            value: np.ndarray = init[node.input[constant[0]]]
             prod = produced.get(other.stage)
             users = consumers.get(node.input[1 - constant[0]], [])
             if op == "Add" and other.kind == "vector" and prod is not None and prod["type"] == "dense" \
                     and "bias" not in prod and len(users) == 1 and value.size == prod["units"]:
                 prod["bias"] = file(f"{other.stage}.bias", value.reshape(-1))  # MatMul + Add: the dense bias
                 refs[node.output[0]] = other
+                tensors[other.stage] = node.output[0]
                 continue
             channels = other.shape[1] if len(other.shape) >= 2 else -1
             v = value.reshape(-1)
@@ -516,7 +412,7 @@ def import_onnx(path: str | os.PathLike[str], *, weights_name: str | None = None
             if strides != k:
                 st["stride"] = strides if strides[0] != strides[1] else strides[0]
             if pads != ((0, 0), (0, 0)):
-                st["padding"] = _padding_value(pads)
+                st["padding"] = padding_value(pads)
             if int(a.get("ceil_mode", 0)):
                 st["ceil"] = True
             if count_pad and pads != ((0, 0), (0, 0)):
@@ -591,4 +487,4 @@ def import_onnx(path: str | os.PathLike[str], *, weights_name: str | None = None
               f"  cnnviz run {stem}.yaml IMAGE",
               "ONNX does not record how images were prepared for the model: set input.range and",
               "input.normalize below to what it was trained with."]
-    return Imported(data, arrays, wname, comments, header)
+    return Imported(data, arrays, wname, comments, header, tensors)

@@ -242,8 +242,10 @@ def _zooms(s0: int, k: float, h: int, w: int) -> list[tuple[float, int]]:
     while longest / n * k >= 2:
         out.append((k / n, n))
         n += 1 if n < 8 else max(1, n // 4)
-    seen: set[float] = set()
-    return [(z, sh) for z, sh in sorted(out, key=lambda t: -t[0]) if not (z in seen or seen.add(z))]
+    unique: dict[float, tuple[float, int]] = {}
+    for z, sh in sorted(out, key=lambda t: -t[0]):
+        unique.setdefault(z, (z, sh))
+    return list(unique.values())
 
 
 def colorbar_items(d: Drawing, box: tuple[int, int, int, int], scale: Scale, palette: np.ndarray, unit: int,

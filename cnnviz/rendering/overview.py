@@ -211,7 +211,7 @@ def render_overview(rows: Sequence[OverviewRow], *, title: str, subtitle: str, d
     lh = text_size("Ag", label_size)[1]
     min_row = 3 * lh + round(unit * 0.6)
     bar_w, bar_h = round(4.2 * ROW_HEIGHT * k), round(ROW_HEIGHT * k)
-    layout = []  # per row: (height, [tile x offsets], tile w, tile h)
+    layout: list[tuple[int, list[int], int, int]] = []  # per row: (height, [tile x offsets], tile w, tile h)
     widths = []
     for r in rows:
         if r.vector is not None:
