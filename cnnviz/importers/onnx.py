@@ -36,7 +36,8 @@ __all__ = ["SUPPORTED", "OPSETS", "Imported", "import_onnx"]
 #: The ONNX ops cnnviz turns into stages (or folds away).
 SUPPORTED = ("Conv", "BatchNormalization", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "HardSigmoid",
              "HardSwish", "Add", "Mul", "Concat", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
-             "LRN", "Flatten", "Reshape", "Gemm", "MatMul", "Softmax", "Dropout", "Identity", "Pad", "Constant")
+             "LRN", "Flatten", "Reshape", "Gemm", "MatMul", "Softmax", "Dropout", "Identity", "Pad", "ReduceMean",
+             "ReduceMax", "Constant")
 #: The default-domain opsets accepted.
 OPSETS = (11, 21)
 
@@ -423,6 +424,16 @@ def import_onnx(path: str | os.PathLike[str], *, weights_name: str | None = None
             r = ref(node, 0)
             add_stage(node, name, {"type": "global_pool", "mode": "avg" if op == "GlobalAveragePool" else "max"},
                       [r.stage], "map")
+            continue
+        if op in ("ReduceMean", "ReduceMax"):  # over H and W: what torch's dynamo exporter writes for a global pool
+            r = ref(node, 0)
+            axes = const(node, 1, "axes") if len(node.input) > 1 and node.input[1] else a.get("axes")
+            rank = len(r.shape) or 4
+            if axes is None or sorted(int(v) % rank for v in np.asarray(axes).reshape(-1)) != [2, 3] \
+                    or r.kind != "map":
+                raise _fail(label, node, "only a reduction over the height and width (axes 2, 3) is supported")
+            add_stage(node, name, {"type": "global_pool", "mode": "avg" if op == "ReduceMean" else "max"}, [r.stage],
+                      "map" if int(a.get("keepdims", 1)) else "vector")
             continue
         if op == "LRN":
             r = ref(node, 0)
