@@ -1115,6 +1115,112 @@ def render_profiles(profs: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
+# ---------------------------------------------------------------------------
+# Row 7
+
+
+def op_shares(seconds: dict[str, float]) -> str:
+    """``conv 91 %, batchnorm 4 %, ...`` (largest first; ops under 0.5 % gathered as "other")."""
+    total = sum(seconds.values()) or 1.0
+    big = sorted(((v / total, k) for k, v in seconds.items()), reverse=True)
+    shown = [f"{k} {100 * f:.0f} %" for f, k in big if f >= 0.005]
+    rest = sum(f for f, _ in big if f < 0.005)
+    return ", ".join(shown + ([f"other {100 * rest:.1f} %"] if rest else []))
+
+
+def row_onnx(b: Bench) -> dict[str, Any]:
+    """An imported ResNet-style graph (ResNet-18's shape, random weights) through cnnviz and onnxruntime."""
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError as e:
+        row = new_row(7, "onnx", "imported ResNet-18-style graph vs onnxruntime")
+        target(row, "report the ratio to onnxruntime", None, None, f"skipped ({e.name} is not installed)")
+        return row
+    import onnx
+
+    import cnnviz
+    from cnnviz.importers import imported_config
+    from cnnviz.importers.onnx import import_onnx
+    from resnet_graph import ort_op_seconds, ort_session, resnet
+
+    size, width = (64, 16) if b.quick else (224, 64)
+    model = resnet(size, width)
+    path = b.tmp / "resnet.onnx"
+    onnx.save(model, str(path))
+    macs = 0
+    row = new_row(7, "onnx", "")
+    t0 = time.perf_counter()
+    imported = import_onnx(path)
+    cfg = imported_config(imported, path)
+    row["notes"].append(f"import + validate (cnnviz.load_config of the .onnx): {H.fmt_time(time.perf_counter() - t0)}")
+    planned = __import__("cnnviz.pipeline", fromlist=["plan"]).plan(cfg, (size, size, 3))
+    macs = sum(getattr(ps, "macs", 0) or 0 for ps in planned)
+    row["title"] = (f"ResNet-18-style ONNX graph (width {width}, {len(planned)} stages, {macs / 1e9:.2f} GMAC) "
+                    f"on RGB {size}×{size}, imported, float32")
+    img = np.random.default_rng(0).random((size, size, 3)).astype(np.float32)
+    x = img.transpose(2, 0, 1)[None].copy()
+
+    # Every stage equals onnxruntime's tensor before anything is timed.
+    every = ort_session(model, optimize=False, all_outputs=True)
+    names = [o.name for o in every.get_outputs()]
+    ref = dict(zip(names, every.run(names, {"x": x}), strict=True))
+    layers = cnnviz.run(cfg, img)
+    worst = 0.0
+    for layer in layers:
+        t = ref[imported.tensors[layer.name]]
+        want = t[0].transpose(1, 2, 0) if t.ndim == 4 else t.reshape(1, 1, -1)
+        worst = max(worst, float(np.abs(layer.output - want).max() / (np.abs(want).max() or 1.0)))
+    row["checks"]["every stage vs onnxruntime"] = worst
+    if not worst <= TOLERANCE:
+        b.failures.append(f"row 7: a stage differs from onnxruntime by {worst:.2e} (relative)")
+        return row
+
+    fast, plain = ort_session(model, optimize=True), ort_session(model, optimize=False)
+    sink: list = []
+    cands: dict[str, Callable[[], Any]] = {
+        "cnnviz.run (imported stack, every stage kept)": run_recorder(cfg, img, sink),
+        "onnxruntime, all graph optimisations (final output only)": lambda: fast.run(None, {"x": x}),
+        "onnxruntime, no graph optimisations (final output only)": lambda: plain.run(None, {"x": x}),
+        "onnxruntime, every node's output requested": lambda: every.run(names, {"x": x}),
+    }
+    rounds = b.reps(11)
+    b.log(f"  timing {len(cands)} candidates x {rounds} rounds")
+    times = H.interleaved(cands, rounds, log=b.vlog, before_round=b.settle)
+    base = "cnnviz.run (imported stack, every stage kept)"
+    for name, ts in times.items():
+        add_candidate(row, name, ts, flops=2 * macs)
+    finish_ratios(row, base)
+
+    per_type: dict[str, float] = {}
+    runs = np.array(sink[-rounds:])
+    stage_medians = np.median(runs[:, :-1], axis=0)
+    for ps, sec in zip(planned, stage_medians, strict=True):
+        per_type[ps.type] = per_type.get(ps.type, 0.0) + float(sec)
+    outside = float(np.median(runs[:, -1] - runs[:, :-1].sum(axis=1)))
+    row["op_seconds"] = {"cnnviz": per_type}
+    row["notes"].append(f"cnnviz time by stage type: {op_shares(per_type)}; "
+                        f"{H.fmt_time(outside)} per run outside the stages (input, planning)")
+    prof = ort_session(model, optimize=False, profile=str(b.tmp / "ort-profile"))
+    for _ in range(max(3, rounds // 2)):
+        prof.run(None, {"x": x})
+    ort_seconds = ort_op_seconds(prof.end_profiling())
+    row["op_seconds"]["onnxruntime"] = ort_seconds
+    row["notes"].append(f"onnxruntime (no graph optimisations, profiled) time by op: {op_shares(ort_seconds)}")
+    conv_c = per_type.get("conv", 0.0)
+    conv_o = ort_seconds.get("Conv", 0.0) / max(3, rounds // 2)
+    if conv_c and conv_o:
+        row["notes"].append(f"conv alone: cnnviz {H.fmt_time(conv_c)} vs onnxruntime {H.fmt_time(conv_o)} "
+                            f"({conv_c / conv_o:.2f}×)")
+    t_c, t_f, t_p = median_of(row, base), median_of(row, "onnxruntime, all graph optimisations (final output only)"), \
+        median_of(row, "onnxruntime, no graph optimisations (final output only)")
+    if t_c and t_f and t_p:
+        target(row, "report the ratio to onnxruntime (issue 11: no fixed target)", t_c / t_f, None,
+               f"cnnviz ÷ onnxruntime = {t_c / t_f:.2f}× (optimised), {t_c / t_p:.2f}× (unoptimised); best-of "
+               f"{best_of(row, base) / best_of(row, 'onnxruntime, all graph optimisations (final output only)'):.2f}×")
+    return row
+
+
 ROWS: dict[int, tuple[str, Callable[[Bench], dict[str, Any]]]] = {
     1: ("NumPyCNN stack on chelsea", row_numpycnn),
     2: ("gray 1024² deep stack", lambda b: row_deep(b, 2, 1)),
@@ -1122,6 +1228,7 @@ ROWS: dict[int, tuple[str, Callable[[Bench], dict[str, Any]]]] = {
     4: ("64-map grid to PNG", row_grid),
     5: ("whole process", row_process),
     6: ("a big stage vs a bare dump", row_big_stage),
+    7: ("imported ResNet-style ONNX graph vs onnxruntime", row_onnx),
 }
 
 
@@ -1131,7 +1238,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="CI smoke mode: every row once on small sizes")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     ap.add_argument("--markdown", metavar="PATH", help="also write the tables as Markdown")
-    ap.add_argument("--rows", default="1,2,3,4,5,6", help="comma-separated rows to run (default: all)")
+    ap.add_argument("--rows", default="1,2,3,4,5,6,7", help="comma-separated rows to run (default: all)")
     ap.add_argument("--repeats", type=int, help="rounds per measurement (overrides the defaults)")
     ap.add_argument("--profile", action="store_true",
                     help="also cProfile cnnviz.run on rows 1-3 (and, with row 6, its cnnviz run in-process)")
