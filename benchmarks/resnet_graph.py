@@ -71,8 +71,14 @@ def resnet(size: int = 224, width: int = 64, classes: int = 1000, seed: int = 0)
     return model
 
 
-def ort_session(model: Any, *, optimize: bool, all_outputs: bool = False, profile: str | None = None) -> Any:
-    """An onnxruntime CPU session; ``all_outputs`` requests every node's output (to compare layer by layer)."""
+def ort_session(model: Any, *, optimize: bool, all_outputs: bool = False, profile: str | None = None,
+                spin: bool = False) -> Any:
+    """An onnxruntime CPU session; ``all_outputs`` requests every node's output (to compare layer by layer).
+
+    ``spin``: onnxruntime's default, its worker threads spin-waiting after a
+    run.  Off by default here: spinning threads take the CPU from whatever
+    runs next (in interleaved rounds, cnnviz's BLAS threads).
+    """
     import onnx
     import onnxruntime as ort
     from onnx import TensorProto, helper
@@ -87,6 +93,8 @@ def ort_session(model: Any, *, optimize: bool, all_outputs: bool = False, profil
     opts = ort.SessionOptions()
     opts.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_ENABLE_ALL if optimize
                                      else ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
+    if not spin:
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if profile:
         opts.enable_profiling = True
         opts.profile_file_prefix = profile

@@ -1131,18 +1131,18 @@ def op_shares(seconds: dict[str, float]) -> str:
 def row_onnx(b: Bench) -> dict[str, Any]:
     """An imported ResNet-style graph (ResNet-18's shape, random weights) through cnnviz and onnxruntime."""
     try:
-        import onnx  # noqa: F401
+        import onnx
         import onnxruntime  # noqa: F401
     except ImportError as e:
         row = new_row(7, "onnx", "imported ResNet-18-style graph vs onnxruntime")
         target(row, "report the ratio to onnxruntime", None, None, f"skipped ({e.name} is not installed)")
         return row
     import onnx
+    from resnet_graph import ort_op_seconds, ort_session, resnet
 
     import cnnviz
     from cnnviz.importers import imported_config
     from cnnviz.importers.onnx import import_onnx
-    from resnet_graph import ort_op_seconds, ort_session, resnet
 
     size, width = (64, 16) if b.quick else (224, 64)
     model = resnet(size, width)
@@ -1186,11 +1186,21 @@ def row_onnx(b: Bench) -> dict[str, Any]:
     }
     rounds = b.reps(11)
     b.log(f"  timing {len(cands)} candidates x {rounds} rounds")
-    times = H.interleaved(cands, rounds, log=b.vlog, before_round=b.settle)
+    kern: dict[str, list] = {}
+    times = H.interleaved(cands, rounds, log=b.vlog, before_round=b.settle, kernel=kern)
     base = "cnnviz.run (imported stack, every stage kept)"
     for name, ts in times.items():
-        add_candidate(row, name, ts, flops=2 * macs)
+        add_candidate(row, name, ts, flops=2 * macs, kernel=kern.get(name))
     finish_ratios(row, base)
+
+    # onnxruntime as it ships (threads spin-waiting between runs), timed alone: it would slow whatever ran next.
+    spinning = ort_session(model, optimize=True, spin=True)
+    spin_times = H.interleaved({"spin": lambda: spinning.run(None, {"x": x})}, rounds, before_round=b.settle)["spin"]
+    add_candidate(row, "onnxruntime as shipped (all optimisations, spinning threads), timed alone", spin_times,
+                  flops=2 * macs)
+    finish_ratios(row, base)
+    row["notes"].append("the interleaved onnxruntime sessions run with session.intra_op.allow_spinning=0: "
+                        "spinning threads would take the CPU from the candidate after them")
 
     per_type: dict[str, float] = {}
     runs = np.array(sink[-rounds:])

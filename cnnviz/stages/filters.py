@@ -10,7 +10,7 @@ the stage's position and the entry's position.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,17 @@ class FixedKernels:
     path: KeyPath
     origin: str  # "preset sobel_x", or the file's path
     params: Mapping[str, Any] | None = None  # a preset's parameters as written
+    cast: dict[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
+
+    def as_dtype(self, dtype: np.dtype) -> np.ndarray:
+        """The kernels in ``dtype``, converted once and kept (read-only: every plan shares them)."""
+        key = np.dtype(dtype).str
+        if key not in self.cast:
+            arr = np.ascontiguousarray(self.array, dtype=dtype)
+            arr = arr.copy() if arr is self.array else arr
+            arr.flags.writeable = False
+            self.cast[key] = arr
+        return self.cast[key]
 
 
 @dataclass(frozen=True)
@@ -194,6 +205,12 @@ def resolve_kernels(ctx: PlanContext, st: StageConfig, channels: int, *, depthwi
     at the bottom or right).
     """
     d = channels if depth is None else depth
+    entries = st.params["filters"]
+    if len(entries) == 1 and isinstance(entries[0], FixedKernels) and entries[0].array.ndim == 4 \
+            and entries[0].array.shape[3] == d:  # one file's kernels (an imported model): no copy a plan
+        arr = entries[0].as_dtype(ctx.np_dtype)
+        n, kh, kw, _ = arr.shape
+        return arr, arr.size, entry_labels(entries[0], n), [(kh, kw)] * n
     parts: list[np.ndarray] = []
     names: list[str] = []
     count = 0
