@@ -196,7 +196,7 @@ def draw_filter_figure(
     decimals = [max(0, 1 - math.floor(math.log10(m))) for m in scale_m]
     if write_values:
         widest = max((text_size(format_weight(float(x), decimals[i]), vsize)[0]
-                      for i, a in enumerate(own) if small[i] for x in np.unique(a[..., :chans])), default=1)
+                      for i, a in enumerate(own) if small[i] for x in set(a[..., :chans].ravel().tolist())), default=1)
         cell = max(round(30 * k), math.ceil(widest / 0.8))
         if longest * cell > 660 * k:  # a very big kernel beside small ones: no values rather than a huge panel
             write_values = False
