@@ -75,13 +75,16 @@ def bar_chart(
             + round(unit * 0.8)
     lh = text_size("Ag", lsize)[1]
     tick_h = text_size("Ag", vsize)[1]
+    neg_w = 0
     if n <= HORIZONTAL_UP_TO:
         name_w = max((text_size(s, lsize)[0] for s in names), default=0) + round(8 * k)
         value_w = max((text_size(short_number(float(x)), vsize)[0] for x in v), default=0) + round(8 * k)
+        # a negative bar's value is written left of its end: room for it between the names and the plot
+        neg_w = max((text_size(short_number(float(x)), vsize)[0] + round(8 * k) for x in v if x < 0), default=0)
         plot_w = round(620 * k)
         row = round(28 * k)
         plot_h = row * max(n, 3)
-        width = margin + name_w + plot_w + value_w + margin
+        width = margin + name_w + neg_w + plot_w + value_w + margin
         width = max(width, margin * 2 + (text_size(title, tsize, True)[0] if header else 0),
                     margin * 2 + (text_size(sub, ssize)[0] if sub else 0))
         axis_h = tick_h + round(6 * k) + lh
@@ -101,7 +104,7 @@ def bar_chart(
             d.text(margin, margin + text_size("Ag", tsize, True)[1] + round(unit * 0.3), sub, ssize, SOFT_COLOUR)
     t = max(1, round(k))
     y0 = margin + head_h
-    x0 = margin + name_w
+    x0 = margin + name_w + (neg_w if n <= HORIZONTAL_UP_TO else 0)
     ticks = [0.0, 0.25, 0.5, 0.75, 1.0] if probabilities else nice_ticks(lo, hi, 5)
     step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
     if n <= HORIZONTAL_UP_TO:
@@ -110,7 +113,7 @@ def bar_chart(
 
         for i, (name, x) in enumerate(zip(names, v, strict=True)):
             cy = y0 + i * row + row // 2
-            d.text(x0 - round(8 * k), cy, name, lsize, INK_COLOUR, anchor="rm")
+            d.text(margin + name_w - round(8 * k), cy, name, lsize, INK_COLOUR, anchor="rm")
             colour = BAR_LARGEST if i == top else (BAR_POSITIVE if x >= 0 else BAR_NEGATIVE)
             a, b = sorted((xpos(float(x)), xpos(0.0)))
             d.add(Rect(a, cy - round(row * 0.36), max(b, a + 1), cy + round(row * 0.36), fill=colour))

@@ -34,3 +34,30 @@ def test_bar_chart_shows_labels():
     assert not np.array_equal(plain, named)
     many = chart(np.linspace(-1, 1, 80))
     assert many.shape[1] > plain.shape[1]  # vertical bars, a wide chart
+
+
+def text_boxes(drawing):
+    """Each Text item's box (x0, y0, x1, y1) from its size and anchor (Pillow's anchors: l/m/r, a/m/d/s)."""
+    from cnnviz.rendering.canvas import Text, text_size
+
+    boxes = []
+    for t in drawing.items:
+        if isinstance(t, Text):
+            w, h = text_size(t.text, t.size, t.bold)
+            ax = {"l": 0.0, "m": 0.5, "r": 1.0}[t.anchor[0]]
+            ay = {"a": 0.0, "t": 0.0, "m": 0.5, "s": 0.8, "d": 1.0, "b": 1.0}[t.anchor[1]]
+            boxes.append((t.text, t.x - ax * w, t.y - ay * h, t.x - ax * w + w, t.y - ay * h + h))
+    return boxes
+
+
+def test_no_two_texts_of_a_bar_chart_overlap():
+    """tiny-cnn's logits once wrote '−0.252' over the name 'rocket': a negative bar's value needs room."""
+    from cnnviz.rendering.bars import bar_chart
+
+    values = np.array([-0.128, -0.0894, -0.0422, -0.252, -0.222])
+    for labels in (["cat", "dog", "coffee", "rocket", "astronaut"], None):
+        boxes = text_boxes(bar_chart(values, title="08 logits (dense) · 1×1×5", subtitle="5 units", labels=labels))
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1:]:
+                overlap = min(a[3], b[3]) - max(a[1], b[1]) > 1 and min(a[4], b[4]) - max(a[2], b[2]) > 1
+                assert not overlap, (a, b)
