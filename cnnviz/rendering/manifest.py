@@ -95,13 +95,20 @@ def build_manifest(
          "image": {"name", "path" (the file read), "sample" (its sample name, or null), "shape"},
          "render": {resolved render section},
          "input": {"files": ["00_input.png"]},
-         "stages": [{"index", "name", "type", "params", "output_shape",
+         "stages": [{"index", "name", "type", "params", "output_shape", "inputs",
+                     "receptive_field", "jump", "start",
                      "min", "max", "mean", "milliseconds", "files"}],
+
+    ``inputs`` names the stages a stage takes (``input``: the image);
+    ``receptive_field`` and ``jump`` are [h, w] in input pixels and ``start``
+    the input coordinate [y, x] of output cell (0, 0)'s field centre (SPEC §8):
+    cell (i, j) stands for the jump × jump block centred on start + (i, j) · jump.
          "files": [every file written, relative to the folder, manifest excluded]}
     """
     resolved = jsonable(config.resolved())
     by_name = {s["name"]: s for s in resolved["stages"]}
     stages = []
+    names = {0: "input", **{int(layer.index): layer.name for layer in layers}}
     for layer in layers:
         entry = by_name.get(layer.name)
         if entry is None:
@@ -114,6 +121,7 @@ def build_manifest(
             "type": layer.type,
             "params": params,
             "output_shape": [int(x) for x in layer.output.shape],
+            **geometry(layer, names),
             **(stats[layer.index] if stats and layer.index in stats else output_stats(layer.output)),
             "milliseconds": round(float(layer.seconds) * 1000.0, 3),
             "files": list(files_by_stage.get(layer.index, [])),
@@ -134,6 +142,19 @@ def build_manifest(
         "input": {"files": list(input_files)},
         "stages": stages,
         "files": files,
+    }
+
+
+def geometry(layer: Any, names: Mapping[int, str]) -> dict[str, Any]:
+    """A layer's inputs and receptive-field geometry for the manifest (empty for a layer built by hand)."""
+    ps = getattr(layer, "stage", None)
+    if ps is None or getattr(ps, "receptive_field", None) is None:
+        return {}
+    return {
+        "inputs": [names.get(int(s), str(s)) for s in ps.sources],
+        "receptive_field": [int(v) for v in ps.receptive_field],
+        "jump": [int(v) for v in ps.jump],
+        "start": [float(v) for v in ps.start],
     }
 
 

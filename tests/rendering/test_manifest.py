@@ -73,3 +73,19 @@ def test_a_file_named_like_a_sample_the_manifest_says_the_sample(tmp_path):
     image = json.loads((tmp_path / "o" / "manifest.json").read_text())["image"]
     assert image["sample"] == "chelsea" and image["name"] == "chelsea"
     assert image["path"] == str(cnnviz.io.images.sample_path("chelsea").resolve())
+
+
+def test_the_manifest_gives_each_stage_its_inputs_and_geometry(tmp_path):
+    """Worked by hand for numpycnn: a valid 3x3 conv centres cell (0, 0) at input (1, 1); a 2x2 pool of it at
+    (1.5, 1.5) with jump 2 and field 4; the 5x5 conv after it widens the field by 4 jumps (4 + 4·2 = 12)."""
+    import json
+
+    from tests.helpers import NUMPYCNN, cli
+
+    assert cli("run", NUMPYCNN, "chelsea", "-o", str(tmp_path)).exit_code == 0
+    stages = json.loads((tmp_path / "manifest.json").read_text())["stages"]
+    got = [(s["name"], s["inputs"], s["receptive_field"], s["jump"], s["start"]) for s in stages[:4]]
+    assert got == [("edges", ["input"], [3, 3], [1, 1], [1.0, 1.0]),
+                   ("relu1", ["edges"], [3, 3], [1, 1], [1.0, 1.0]),
+                   ("pool1", ["relu1"], [4, 4], [2, 2], [1.5, 1.5]),
+                   ("conv2", ["pool1"], [12, 12], [2, 2], [5.5, 5.5])]
