@@ -25,6 +25,7 @@ __all__ = [
     "plan",
     "run",
     "render",
+    "project",
 ]
 
 _LAZY = {
@@ -37,12 +38,14 @@ _LAZY = {
     "plan": "cnnviz.pipeline.plan",
     "run": "cnnviz.pipeline.run",
     "render": "cnnviz.rendering.writer",
+    "project": "cnnviz.pipeline.geometry",
 }
 
 if TYPE_CHECKING:
     from .config import Config
     from .errors import CnnvizError, ConfigErrors
     from .importers import load_config
+    from .pipeline.geometry import project
     from .pipeline.inputs import load_image
     from .pipeline.plan import plan
     from .pipeline.run import Layer, run

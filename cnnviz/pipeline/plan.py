@@ -93,6 +93,7 @@ def plan(config: Config, input_shape: Sequence[int]) -> list[PlannedStage]:
         in_shapes = [shapes[s] for s in sources]
         ps = kind.plan(config, st, in_shapes)
         ps.sources = sources
+        ps.image_shape = shape
         widest = max(sources, key=lambda s: geometry[s][0][0] * geometry[s][0][1])
         ps.receptive_field, ps.jump, ps.start = step_geometry(geometry[widest], kind.window(ps), shapes[widest])
         if ps.labels is None and kind.keeps_labels and len(sources) == 1 and ps.is_vector \

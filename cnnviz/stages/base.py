@@ -186,6 +186,8 @@ class PlannedStage:
         Input coordinate (row, column) of output cell (0, 0)'s receptive-field centre.
     labels : tuple of str or None
         Class names of a vector output (a labelled dense, and what follows it elementwise).
+    image_shape : (H, W, C)
+        The shape of the image the plan was made for (what ``start`` and ``jump`` are measured on).
     """
 
     config: StageConfig
@@ -206,6 +208,7 @@ class PlannedStage:
     jump: tuple[int, int] = (1, 1)
     start: tuple[float, float] = (0.0, 0.0)
     labels: tuple[str, ...] | None = None
+    image_shape: Shape = (0, 0, 0)
     weight_source: Any = None
     _weights: np.ndarray | None = field(default=None, repr=False)
 
