@@ -218,16 +218,16 @@ def draw_filter_figure(
             slot_h = max(f[0] for f in foot) * cell
             rows, cols = grid_shape(nk, aspect=slot_w / (slot_h + head))
             # each column as wide, and each row as tall, as its own largest kernel (and label)
-            col_w = [max([foot[i][1] * cell for i in range(c, nk, cols)]
+            widths = [max([foot[i][1] * cell for i in range(c, nk, cols)]
                          + [text_size(labels[i], lsize)[0] for i in range(c, nk, cols)]) for c in range(cols)]
-            row_h = [max(foot[i][0] * cell for i in range(r * cols, min(nk, (r + 1) * cols))) for r in range(rows)]
-            xs = [sum(col_w[:c]) + c * g for c in range(cols)]
-            ys = [sum(row_h[:r]) + r * (head + g) + head for r in range(rows)]
+            heights = [max(foot[i][0] * cell for i in range(r * cols, min(nk, (r + 1) * cols))) for r in range(rows)]
+            xs = [sum(widths[:c]) + c * g for c in range(cols)]
+            ys = [sum(heights[:r]) + r * (head + g) + head for r in range(rows)]
             for i in range(nk):
                 r, c = divmod(i, cols)
                 boxes.append((i, 0, ys[r], xs[c]))
                 texts.append((xs[c], ys[r] - round(3 * k), labels[i], "ld"))
-            return boxes, texts, sum(col_w) + (cols - 1) * g, sum(row_h) + rows * (head + g) - g, head
+            return boxes, texts, sum(widths) + (cols - 1) * g, sum(heights) + rows * (head + g) - g, head
         g = max(round(8 * k), cell // 5)
         heads = [channel_names[p] if channel_names is not None and p < len(channel_names) else f"ch {p}"
                  for p in range(chans)] + (["colour"] if colour else [])
