@@ -211,6 +211,8 @@ _CONFIG = click.Path(dir_okay=False)
               help="Resolution (render.dpi): the whole figure, maps and text, scales with it; 100 is 1:1.")
 @click.option("--format", "fmt", type=click.Choice(["png", "svg", "pdf"]),
               help="Picture format (render.format): svg and pdf keep text as text.")
+@click.option("--overlay", is_flag=True, default=None,
+              help="Also draw each spatial stage's strongest maps placed on the input (render.overlay).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
               help="Override any config value, e.g. --set stages[0].stride=2 (repeatable).")
 @click.option("--save-arrays", is_flag=True, help="Also write activations.npz (one (H, W, C) array per stage).")
@@ -223,8 +225,8 @@ _CONFIG = click.Path(dir_okay=False)
               help="Draw each stage as it is computed and drop it (least memory); --no-stream keeps every "
                    "stage's output until the end (normalize: global then needs one pass, not two).")
 def run(config: str, images: tuple[str, ...], outdir: str | None, cmap: str | None, normalize: str | None,
-        max_maps: int | None, scale: int | None, dpi: int | None, fmt: str | None, overrides: tuple[str, ...],
-        save_arrays: bool, jobs: int, max_memory: int | None, stream: bool) -> None:
+        max_maps: int | None, scale: int | None, dpi: int | None, fmt: str | None, overlay: bool | None,
+        overrides: tuple[str, ...], save_arrays: bool, jobs: int, max_memory: int | None, stream: bool) -> None:
     """Run CONFIG on each IMAGE (a file or a sample name) and write the figures.
 
     \b
@@ -232,12 +234,13 @@ def run(config: str, images: tuple[str, ...], outdir: str | None, cmap: str | No
         cnnviz run configs/numpycnn.yaml chelsea
         cnnviz run configs/edges.yaml camera coins -o out/ --cmap RdBu_r
         cnnviz run configs/numpycnn.yaml photo.jpg --set stages[0].stride=2
+        cnnviz run configs/digits.yaml configs/digits/3.png --overlay
     """
     from .app.commands import RunRequest, run_command
 
     sets = list(overrides)
     for key, value in (("cmap", cmap), ("normalize", normalize), ("max_maps", max_maps),
-                       ("scale", scale), ("dpi", dpi), ("format", fmt)):
+                       ("scale", scale), ("dpi", dpi), ("format", fmt), ("overlay", "true" if overlay else None)):
         if value is not None:
             sets.append(f"render.{key}={value}")
     written = run_command(RunRequest(config, list(images), outdir, sets, save_arrays, jobs, max_memory, stream))
@@ -259,11 +262,13 @@ def run(config: str, images: tuple[str, ...], outdir: str | None, cmap: str | No
               help="Run on an existing dask.distributed cluster (needs the [dask] extra).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE", help="Override a value in every config.")
 @click.option("--format", "fmt", type=click.Choice(["png", "svg", "pdf"]), help="Picture format (render.format).")
+@click.option("--overlay", is_flag=True, default=None,
+              help="Also draw each spatial stage's strongest maps placed on the input (render.overlay).")
 @click.option("--save-arrays", is_flag=True, help="Also write activations.npz for each output.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def batch(configs: tuple[str, ...], images: tuple[str, ...], outdir: str, jobs: int | None, force: bool,
           shared_scale: bool, scheduler: str | None, overrides: tuple[str, ...], fmt: str | None,
-          save_arrays: bool, quiet: bool) -> None:
+          overlay: bool | None, save_arrays: bool, quiet: bool) -> None:
     """Render many CONFIGS (files, folders, globs) on many images, in parallel.
 
     Outputs that are up to date (same config, same image, same cnnviz version)
@@ -280,7 +285,8 @@ def batch(configs: tuple[str, ...], images: tuple[str, ...], outdir: str, jobs: 
     try:
         report = run_batch(
             BatchRequest(list(configs), list(images), outdir, jobs=jobs, force=force, shared_scale=shared_scale,
-                         scheduler=scheduler, overrides=[*overrides, *([f"render.format={fmt}"] if fmt else [])],
+                         scheduler=scheduler, overrides=[*overrides, *([f"render.format={fmt}"] if fmt else []),
+                                                         *(["render.overlay=true"] if overlay else [])],
                          save_arrays=save_arrays),
             progress=bar.update,
         )
@@ -304,8 +310,10 @@ def batch(configs: tuple[str, ...], images: tuple[str, ...], outdir: str, jobs: 
 @click.option("--poll", is_flag=True, help="Poll for changes instead of using watchfiles.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE", help="Override a config value.")
 @click.option("--format", "fmt", type=click.Choice(["png", "svg", "pdf"]), help="Picture format (render.format).")
+@click.option("--overlay", is_flag=True, default=None,
+              help="Also draw each spatial stage's strongest maps placed on the input (render.overlay).")
 def watch(config: str, image: str, outdir: str | None, serve: bool, port: int, poll: bool,
-          overrides: tuple[str, ...], fmt: str | None) -> None:
+          overrides: tuple[str, ...], fmt: str | None, overlay: bool | None) -> None:
     """Re-render CONFIG on IMAGE whenever the config (or a filter file it names) is saved.
 
     An invalid edit prints its error and keeps watching; the last good
@@ -317,7 +325,7 @@ def watch(config: str, image: str, outdir: str | None, serve: bool, port: int, p
     """
     from .app.watch.watcher import WatchRequest, watch_command
 
-    sets = [*overrides, *([f"render.format={fmt}"] if fmt else [])]
+    sets = [*overrides, *([f"render.format={fmt}"] if fmt else []), *(["render.overlay=true"] if overlay else [])]
     code = watch_command(WatchRequest(config, image, outdir, serve=serve, port=port, poll=poll,
                                       overrides=sets), out=sys.stdout, err=sys.stderr)
     sys.exit(code)

@@ -76,6 +76,9 @@ RENDER_DEFAULTS: dict[str, Any] = {
     "clip": None,
     "filter_scale": "kernel",
     "format": "png",
+    "overlay": False,
+    "overlay_maps": 4,
+    "reduce": "none",
 }
 
 
@@ -120,6 +123,9 @@ _RENDER_SCHEMA: dict[str, Checker] = {
     "clip": _null_or(number(minimum=50.0, maximum=100.0)),
     "filter_scale": choice("kernel", "stage"),
     "format": choice("png", "svg", "pdf"),
+    "overlay": boolean,
+    "overlay_maps": integer(1, 64),
+    "reduce": choice("none", "mean", "max", "pca"),
 }
 
 

@@ -29,9 +29,10 @@ from .canvas import Drawing, rasterize
 from .filters import filter_figure
 from .grid import MAX_SIZE, GridPicture, grid_title, render_grid, stage_file_name, stage_grid
 from .manifest import build_manifest, config_text, jsonable, manifest_json, output_stats, png_text
+from .overlay import background_rgb, overlay_cmap, overlay_picture
 from .overview import OverviewRow, OverviewZoom, input_rgb, overview_zoom, render_input, render_overview
 from .palette import grid_palette, is_diverging, resolve_center
-from .scale import Scale, fixed_limits, is_vector, run_range, select_maps
+from .scale import Scale, fixed_limits, is_vector, run_range, select_maps, stage_scale
 
 __all__ = ["OWN_FILE", "OWN_TEMP", "remove_orphaned_temps", "previous_files", "Writer", "render"]
 
@@ -118,6 +119,7 @@ class Writer:
         self.layers: list[Layer] = []  # shapes only: each output replaced by a broadcast zero
         self.stats: dict[int, Mapping[str, Any]] = {}
         self.image_shape: tuple[int, ...] | None = None
+        self.background: np.ndarray | None = None  # the input as the overlays' grey backdrop (render.overlay)
         self._rgb: dict[int, bool] = {0: True}  # does position k still hold the image's R, G, B channels?
         self._magnitude: dict[int, float] = {}
         self._names: dict[int, list[str] | None] = {0: None}  # each position's channel names (kernel sources)  # largest |value| at each position: what "equal" is measured against
@@ -182,6 +184,7 @@ class Writer:
         """``00_input.png`` and the overview's first row, from the input (H, W) or (H, W, C) as the stack saw it."""
         image = np.asarray(image)
         self.image_shape = tuple(int(v) for v in image.shape)
+        self.background = background_rgb(image) if self.opts.get("overlay") else None
         img = image[:, :, None] if image.ndim == 2 else image
         self._magnitude[0] = float(np.max(np.abs(img))) if img.size else 0.0
         stem = f"{0:0{self.width}d}_input"
@@ -262,6 +265,8 @@ class Writer:
                              reference=reference, tile_names=self._names[layer.index])
             files.append(self.picture(stem, pic.drawing, stem))
             self.grids[layer.index] = pic
+            if self.background is not None and ps is not None:
+                files.append(self.overlay(layer, stem, heading, desc, centred, limits, reference))
             note = f"{min(n, self.overview_maps)} of {n} maps" if n > self.overview_maps else \
                 f"{n} map{'s' if n != 1 else ''}"
             if pic.scale.shared:
@@ -291,6 +296,22 @@ class Writer:
         self.layers.append(Layer(layer.index, layer.name, layer.type,
                                  np.broadcast_to(np.zeros((), layer.output.dtype), layer.output.shape),
                                  layer.stage, layer.seconds))
+
+    def overlay(self, layer: Layer, stem: str, heading: str, desc: str, centred: bool,
+                limits: tuple[float, float] | None, reference: float) -> str:
+        """``overlay_NN_<stage>``: the stage's strongest maps placed on the input and blended over it."""
+        o, ps, y = self.opts, layer.stage, layer.output
+        assert ps is not None and self.background is not None
+        cmap = overlay_cmap(o["cmap"])
+        scale = stage_scale(y, o["normalize"], center=centred, global_range=self.global_range, limits=limits,
+                            clip=o.get("clip"), reference=reference)
+        title = f"overlay of {heading} ({layer.type}) · {times(*y.shape)}"
+        d = overlay_picture(y, self.background, scale, start=ps.start, jump=ps.jump,
+                            receptive_field=ps.receptive_field, title=title, subtitle=desc, cmap=cmap,
+                            count=int(o.get("overlay_maps") or 4), tile_names=self._names.get(layer.index),
+                            labels=self.labels, colorbar=bool(o["colorbar"]), dpi=self.dpi, max_size=self.max_size)
+        d.title = title
+        return self.picture(f"overlay_{stem}", d, stem)
 
     def overview(self, config_path: str | None) -> None:
         """``overview.png``: the input and every stage, a row each, at one pixel scale."""
