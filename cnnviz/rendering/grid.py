@@ -35,6 +35,7 @@ from ..pipeline import Layer
 from .canvas import FRAME_COLOUR, INK_COLOUR, SOFT_COLOUR, Drawing, Line, Raster, Rect, rasterize, text_size
 from .layout import auto_scale, grid_shape
 from .palette import grid_palette, resolve_center
+from .reduce import summary
 from .scale import Scale, area_average, select_maps, stage_scale
 from .text import nice_ticks, tick_label
 
@@ -324,6 +325,8 @@ def render_grid(
     tile_names: Sequence[str] | None = None,
     reference: float = 0.0,
     heading: Any = None,
+    pinned: int | None = None,
+    rgb_tiles: Mapping[int, np.ndarray] | None = None,
 ) -> GridPicture:
     """Colormap and tile a stage's maps into one picture.
 
@@ -355,6 +358,11 @@ def render_grid(
         The longest side of the picture, in pixels.
     tile_names : list of str, optional
         One name per channel (``sobel_x``), written after its index.
+    pinned : int, optional
+        A channel always shown, last (``render.reduce``'s summary map).
+    rgb_tiles : dict of int to ndarray (H, W, 3) uint8, optional
+        Channels drawn as these colours instead of on the scale, without a
+        range label (the PCA tile).
 
     Returns
     -------
@@ -365,7 +373,7 @@ def render_grid(
                           global_range=global_range, limits=limits, clip=clip, max_maps=max_maps, columns=columns,
                           scale=scale, labels=labels, colorbar=colorbar, dpi=100, ranges=ranges,
                           max_size=max(1, math.floor(max_size * 100 / dpi)), tile_names=tile_names,
-                          reference=reference, heading=heading)
+                          reference=reference, heading=heading, pinned=pinned, rgb_tiles=rgb_tiles)
         return GridPicture(pic.drawing.scaled(dpi), pic.layout.scaled(dpi), pic.indices, pic.scale, pic.colorbar,
                            pic.title)
     h, w, total = maps.shape
@@ -377,7 +385,11 @@ def render_grid(
     want_bar = bool(colorbar)
     n = min(total, max_maps)
     while True:
-        idx = select_maps(maps, n)
+        if pinned is None:
+            idx = select_maps(maps, n)
+        else:
+            rest = np.delete(np.arange(total), pinned)
+            idx = np.append(rest[select_maps(maps[:, :, rest], max(1, n - 1))] if n > 1 else [], pinned).astype(int)
         head = heading(len(idx), total) if heading is not None else title
         lay = _fit(idx, h, w, k, sc, head, subtitle, columns=columns, scale=scale, labels=labels,
                    show_ranges=show_ranges, colorbar=want_bar, max_size=max_size, tile_names=tile_names)
@@ -390,7 +402,7 @@ def render_grid(
                    force=True)
         assert lay is not None
     d = Drawing(lay.width, lay.height, dpi, title=head)
-    shown = maps[:, :, idx] if len(idx) < total else maps
+    shown = maps[:, :, idx] if len(idx) < total or pinned is not None else maps
     data = area_average(shown, lay.shrink)
     q = sc.indices(data, idx)
     margin = lay.left
@@ -407,12 +419,19 @@ def render_grid(
     for j, ch in enumerate(idx):
         top, left, bottom, right = lay.tile_box(j)
         d.add(Rect(left - t, top - t, right + t, bottom + t, outline=FRAME_COLOUR, width=t))
-        d.add(Raster(left, top, right - left, bottom - top, q[:, :, j], palette, f"map {int(ch)}"))
+        if rgb_tiles is not None and int(ch) in rgb_tiles:
+            rgb = rgb_tiles[int(ch)]
+            rgb = np.round(area_average(rgb.astype(np.float64), lay.shrink)).astype(np.uint8) if lay.shrink > 1 else rgb
+            d.add(Raster(left, top, right - left, bottom - top, rgb, None, f"map {int(ch)}"))
+        else:
+            d.add(Raster(left, top, right - left, bottom - top, q[:, :, j], palette, f"map {int(ch)}"))
         if labels:
             slot_left = lay.left + (j % lay.cols) * (lay.slot_w + lay.gap)
             y = top - lay.header + max(0, round(lay.unit * 0.1))
-            d.text(slot_left, y, _tile_name(int(ch), tile_names), label_size, INK_COLOUR)
-            if show_ranges:
+            name = tile_names[int(ch)] if int(ch) == pinned and tile_names is not None else _tile_name(int(ch),
+                                                                                                      tile_names)
+            d.text(slot_left, y, name, label_size, INK_COLOUR)
+            if show_ranges and not (rgb_tiles is not None and int(ch) in rgb_tiles):
                 text = f"{short_number(float(sc.data_lo[ch]))} … {short_number(float(sc.data_hi[ch]))}"
                 if lay.two_line_labels:
                     d.text(slot_left, y + line_h, text, label_size, SOFT_COLOUR)
@@ -549,15 +568,28 @@ def stage_grid(
     desc = ps.describe() if ps is not None else ""
     names = tile_names if tile_names is not None else (ps.tile_labels() if ps is not None else None)
 
+    mode = str(o.get("reduce") or "none")
+    extra = 1 if mode != "none" and y.shape[2] > 1 else 0
+    shape = y.shape
+
     def heading(shown: int, total: int) -> str:
-        return grid_title(layer.index, layer.name, layer.type, y.shape, shown, total, width=width)
+        return grid_title(layer.index, layer.name, layer.type, shape, shown - extra, total - extra, width=width)
 
     probe = stage_scale(y, o["normalize"], center=centred, global_range=global_range, limits=limits,
                         clip=o.get("clip"), reference=reference)
-    pic = render_grid(y, title="", subtitle=[desc, scale_text(probe, cmap)], cmap=cmap, normalize=o["normalize"],
+    pinned, rgb_tiles, parts = None, None, [desc, scale_text(probe, cmap)]
+    if extra:
+        values, rgb, label = summary(y, mode)
+        n = y.shape[2]
+        y = np.concatenate([y, values.astype(y.dtype)[:, :, None]], axis=2)
+        short = {"mean": "mean of all", "max": "max of all", "pca": "PCA as RGB"}[mode]
+        names = [*(names if names is not None and len(names) == n else [""] * n), short]
+        pinned, rgb_tiles = n, ({n: rgb} if rgb is not None else None)
+        parts.append(f"the last tile: {label}")
+    pic = render_grid(y, title="", subtitle=parts, cmap=cmap, normalize=o["normalize"],
                       center=centred, global_range=global_range, limits=limits, clip=o.get("clip"),
                       max_maps=int(o["max_maps"]), columns=o["columns"], scale=o["scale"],
                       labels=bool(o["labels"]), colorbar=bool(o["colorbar"]), dpi=int(o["dpi"]),
                       max_size=int(o.get("max_size") or MAX_SIZE), tile_names=names, reference=reference,
-                      heading=heading)
+                      heading=heading, pinned=pinned, rgb_tiles=rgb_tiles)
     return pic
