@@ -97,6 +97,8 @@ class OverviewRow:
     vector_labels : list of str, optional
     probabilities : bool
         The vector holds probabilities: its axis is 0 … 1.
+    tile_labels : list of str, optional
+        What each tile is called instead of its channel (the overlay row: ``conv3 · 0``).
     """
 
     heading: str
@@ -110,6 +112,11 @@ class OverviewRow:
     vector: np.ndarray | None = None
     vector_labels: list[str] | None = None
     probabilities: bool = False
+    tile_labels: list[str] | None = None
+
+    def label(self, j: int) -> str:
+        """Tile ``j``'s label: its channel, or its ``tile_labels`` entry."""
+        return self.tile_labels[j] if self.tile_labels is not None else str(self.channels[j])
 
 
 def render_input(image: np.ndarray, title: str, subtitle: str, *, scale: int | None, labels: bool, dpi: int,
@@ -219,10 +226,10 @@ def render_overview(rows: Sequence[OverviewRow], *, title: str, subtitle: str, d
             widths.append(bar_w)
             continue
         th, tw = r.size
-        step = max(tw, text_size(str(max(r.channels, default=0)), label_size)[0]) + gap
+        step = max([tw] + [text_size(r.label(j), label_size)[0] for j in range(len(r.tiles))]) + gap
         xs = [i * step for i in range(len(r.tiles))]
         layout.append((max(th + lh + round(2 * k), min_row), xs, tw, th))
-        widths.append((xs[-1] + max(tw, text_size(str(r.channels[-1]), label_size)[0])) if xs else 0)
+        widths.append((xs[-1] + max(tw, text_size(r.label(len(xs) - 1), label_size)[0])) if xs else 0)
     tsize, ssize = round(unit * 1.3), round(unit * 0.95)
     head_h = text_size("Ag", tsize, True)[1] + text_size("Ag", ssize)[1] + round(unit * 0.8)
     cb_w = 0
@@ -255,11 +262,11 @@ def render_overview(rows: Sequence[OverviewRow], *, title: str, subtitle: str, d
             bar_items(d, (x0, y, x0 + bar_w, y + bar_h), r.vector, r.vector_labels, label_size,
                       top=1.0 if r.probabilities else None, k=k)
         oy = y + max(0, (row_h - th - lh) // 2)
-        for tile, ch, dx in zip(r.tiles, r.channels, xs, strict=True):
+        for j, (tile, ch, dx) in enumerate(zip(r.tiles, r.channels, xs, strict=True)):
             x = x0 + dx
             d.add(Rect(x - t, oy - t, x + tw + t, oy + th + t, outline=FRAME_COLOUR, width=t))
             d.add(Raster(x, oy, tw, th, tile, r.palette if tile.ndim == 2 else None, f"{r.heading} map {ch}"))
-            d.text(x, oy + th + round(2 * k), str(ch), label_size, SOFT_COLOUR)
+            d.text(x, oy + th + round(2 * k), r.label(j), label_size, SOFT_COLOUR)
         y += row_h + sep
     if colorbar is not None and stage_top is not None:
         from .palette import grid_palette

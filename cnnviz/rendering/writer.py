@@ -29,9 +29,9 @@ from .canvas import Drawing, rasterize
 from .filters import filter_figure
 from .grid import MAX_SIZE, GridPicture, grid_title, render_grid, stage_file_name, stage_grid
 from .manifest import build_manifest, config_text, jsonable, manifest_json, output_stats, png_text
-from .overlay import background_rgb, overlay_cmap, overlay_picture
+from .overlay import background_rgb, blend, overlay_cmap, overlay_picture
 from .overview import OverviewRow, OverviewZoom, input_rgb, overview_zoom, render_input, render_overview
-from .palette import grid_palette, is_diverging, resolve_center
+from .palette import LEVELS, colormap_colors, grid_palette, is_diverging, resolve_center
 from .scale import Scale, fixed_limits, is_vector, run_range, select_maps, stage_scale
 
 __all__ = ["OWN_FILE", "OWN_TEMP", "remove_orphaned_temps", "previous_files", "Writer", "render"]
@@ -120,6 +120,7 @@ class Writer:
         self.stats: dict[int, Mapping[str, Any]] = {}
         self.image_shape: tuple[int, ...] | None = None
         self.background: np.ndarray | None = None  # the input as the overlays' grey backdrop (render.overlay)
+        self.overlay_tiles: list[tuple[str, int, np.ndarray]] = []  # (stage, channel, (H, W, 3) uint8)
         self._rgb: dict[int, bool] = {0: True}  # does position k still hold the image's R, G, B channels?
         self._magnitude: dict[int, float] = {}
         self._names: dict[int, list[str] | None] = {0: None}  # each position's channel names (kernel sources)  # largest |value| at each position: what "equal" is measured against
@@ -311,6 +312,11 @@ class Writer:
                             count=int(o.get("overlay_maps") or 4), tile_names=self._names.get(layer.index),
                             labels=self.labels, colorbar=bool(o["colorbar"]), dpi=self.dpi, max_size=self.max_size)
         d.title = title
+        ch = int(select_maps(y, 1)[0])  # the overview's overlay row: each stage's strongest map
+        centre = LEVELS // 2 if scale.centred else None
+        tile = blend(self.background, scale.indices(y[:, :, [ch]], np.array([ch]))[:, :, 0], ps.start, ps.jump,
+                     colormap_colors(cmap, LEVELS), centre=centre)
+        self.overlay_tiles = [*self.overlay_tiles, (layer.name, ch, tile)][-self.overview_maps:]
         return self.picture(f"overlay_{stem}", d, stem)
 
     def overview(self, config_path: str | None) -> None:
@@ -330,7 +336,15 @@ class Writer:
         bar = None
         if o["normalize"] == "global" and self.global_range is not None and o["colorbar"] and not self.color_ranges:
             bar = next((r.scale for r in self.rows[1:] if r.scale is not None and r.scale.shared), None)
-        d = render_overview(self.rows, title=title, subtitle=sub, dpi=self.dpi, colorbar=bar, max_size=self.max_size)
+        rows = list(self.rows)
+        if self.overlay_tiles and self.image_shape is not None:  # render.overlay: a row placed on the input
+            h, w = self.image_shape[:2]
+            rows.append(OverviewRow("overlays", "on the input", "each stage's strongest map",
+                                    [input_rgb(self.zoom.cells(t.astype(np.float64) / 255.0))
+                                     for _, _, t in self.overlay_tiles],
+                                    [c for _, c, _ in self.overlay_tiles], self.zoom.size(h, w),
+                                    tile_labels=[f"{n} · {c}" for n, c, _ in self.overlay_tiles]))
+        d = render_overview(rows, title=title, subtitle=sub, dpi=self.dpi, colorbar=bar, max_size=self.max_size)
         self.other_files.append(self.picture("overview", d, "overview"))
 
     def finish(self) -> list[Path]:

@@ -125,3 +125,18 @@ def test_run_overlay_writes_one_per_spatial_stage_in_every_format(tmp_path):
         assert overlays == [f"overlay_0{i}_{n}.{fmt}" for i, n in
                             enumerate(["conv1", "bn1", "relu1", "conv2", "relu2", "pool"], start=1)]
         assert all((out / f).stat().st_size > 0 for f in overlays)
+
+
+def test_the_overview_gets_an_overlay_row_of_the_last_stages(tmp_path):
+    from cnnviz.rendering.writer import render
+
+    img = np.random.default_rng(3).random((24, 24))
+    stages = [{"type": "conv", "filters": [{"random": {"count": 2}}]}, "relu", {"type": "pool", "size": 2},
+              {"type": "dense", "units": 2}]
+    cfg = {"stages": stages, "render": {"overlay": True}}
+    layers = cnnviz.run(cfg, img)
+    render(cfg, layers, tmp_path / "with", image=img)
+    render({"stages": stages}, layers, tmp_path / "without", image=img)
+    a, b = read_rgb(tmp_path / "with" / "overview.png"), read_rgb(tmp_path / "without" / "overview.png")
+    assert a.shape[1] >= b.shape[1] and a.shape[0] > b.shape[0] + 24  # one more row, of input-sized tiles
+    assert np.array_equal(a[:b.shape[0] - 40, :b.shape[1]], b[:b.shape[0] - 40])  # the rows above are unchanged
