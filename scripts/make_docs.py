@@ -27,6 +27,10 @@ PICTURES = {
     "softmax-tiny-cnn.png": (["configs/tiny-cnn.yaml", "astronaut"], "09_softmax1.png"),
     "overview-digits.png": (["configs/digits.yaml", "configs/digits/3.png"], "overview.png"),
     "filters-edges.png": (["configs/edges.yaml", "camera"], "filters_01_edges.png"),
+    "overlay-numpycnn.png": (["configs/numpycnn.yaml", "chelsea", "--overlay"], "overlay_07_conv3.png"),
+    "overlay-digits.png": (["configs/digits.yaml", "configs/digits/3.png", "--overlay"], "overlay_04_conv2.png"),
+    "reduce-digits.png": (["configs/digits.yaml", "configs/digits/3.png", "--set", "render.reduce=pca"],
+                          "05_relu2.png"),
 }
 
 
