@@ -1128,36 +1128,40 @@ def op_shares(seconds: dict[str, float]) -> str:
     return ", ".join(shown + ([f"other {100 * rest:.1f} %"] if rest else []))
 
 
-def row_onnx(b: Bench) -> dict[str, Any]:
-    """An imported ResNet-style graph (ResNet-18's shape, random weights) through cnnviz and onnxruntime."""
+def row_onnx(b: Bench, rid: int = 7, arch: str = "resnet") -> dict[str, Any]:
+    """An imported graph (ResNet-18's or MobileNetV2's shape, random weights) through cnnviz and onnxruntime."""
     try:
         import onnx
         import onnxruntime  # noqa: F401
     except ImportError as e:
-        row = new_row(7, "onnx", "imported ResNet-18-style graph vs onnxruntime")
+        row = new_row(rid, "onnx", f"imported {arch} graph vs onnxruntime")
         target(row, "report the ratio to onnxruntime", None, None, f"skipped ({e.name} is not installed)")
         return row
     import onnx
-    from resnet_graph import ort_op_seconds, ort_session, resnet
+    from resnet_graph import conv_kind, mobilenet_v2, node_kinds, ort_op_seconds, ort_session, resnet
 
     import cnnviz
     from cnnviz.importers import imported_config
     from cnnviz.importers.onnx import import_onnx
 
-    size, width = (64, 16) if b.quick else (224, 64)
-    model = resnet(size, width)
-    path = b.tmp / "resnet.onnx"
+    if arch == "resnet":
+        size, width = (64, 16) if b.quick else (224, 64)
+        model, label = resnet(size, width), f"ResNet-18-style ONNX graph (width {width}"
+    else:
+        size, width = (64, 0.25) if b.quick else (224, 1.0)
+        model, label = mobilenet_v2(size, width), f"MobileNetV2-style ONNX graph (width {width:g}"
+    path = b.tmp / f"{arch}.onnx"
     onnx.save(model, str(path))
     macs = 0
-    row = new_row(7, "onnx", "")
+    row = new_row(rid, "onnx", "")
     t0 = time.perf_counter()
     imported = import_onnx(path)
     cfg = imported_config(imported, path)
     row["notes"].append(f"import + validate (cnnviz.load_config of the .onnx): {H.fmt_time(time.perf_counter() - t0)}")
     planned = __import__("cnnviz.pipeline", fromlist=["plan"]).plan(cfg, (size, size, 3))
     macs = sum(getattr(ps, "macs", 0) or 0 for ps in planned)
-    row["title"] = (f"ResNet-18-style ONNX graph (width {width}, {len(planned)} stages, {macs / 1e9:.2f} GMAC) "
-                    f"on RGB {size}×{size}, imported, float32")
+    row["title"] = (f"{label}, {len(planned)} stages, {macs / 1e9:.2f} GMAC) on RGB {size}×{size}, imported, "
+                    "float32")
     img = np.random.default_rng(0).random((size, size, 3)).astype(np.float32)
     x = img.transpose(2, 0, 1)[None].copy()
 
@@ -1173,7 +1177,7 @@ def row_onnx(b: Bench) -> dict[str, Any]:
         worst = max(worst, float(np.abs(layer.output - want).max() / (np.abs(want).max() or 1.0)))
     row["checks"]["every stage vs onnxruntime"] = worst
     if not worst <= TOLERANCE:
-        b.failures.append(f"row 7: a stage differs from onnxruntime by {worst:.2e} (relative)")
+        b.failures.append(f"row {rid}: a stage differs from onnxruntime by {worst:.2e} (relative)")
         return row
 
     fast, plain = ort_session(model, optimize=True), ort_session(model, optimize=False)
@@ -1206,7 +1210,10 @@ def row_onnx(b: Bench) -> dict[str, Any]:
     runs = np.array(sink[-rounds:])
     stage_medians = np.median(runs[:, :-1], axis=0)
     for ps, sec in zip(planned, stage_medians, strict=True):
-        per_type[ps.type] = per_type.get(ps.type, 0.0) + float(sec)
+        kind = ps.type
+        if ps.type == "conv" and ps.kernels is not None:
+            kind = conv_kind(ps.kernels.shape[1:3], int(ps.params.get("groups", 1)), ps.input_shapes[0][2])
+        per_type[kind] = per_type.get(kind, 0.0) + float(sec)
     outside = float(np.median(runs[:, -1] - runs[:, :-1].sum(axis=1)))
     row["op_seconds"] = {"cnnviz": per_type}
     row["notes"].append(f"cnnviz time by stage type: {op_shares(per_type)}; "
@@ -1214,14 +1221,15 @@ def row_onnx(b: Bench) -> dict[str, Any]:
     prof = ort_session(model, optimize=False, profile=str(b.tmp / "ort-profile"))
     for _ in range(max(3, rounds // 2)):
         prof.run(None, {"x": x})
-    ort_seconds = ort_op_seconds(prof.end_profiling())
+    ort_seconds = ort_op_seconds(prof.end_profiling(), node_kinds(model))
     row["op_seconds"]["onnxruntime"] = ort_seconds
     row["notes"].append(f"onnxruntime (no graph optimisations, profiled) time by op: {op_shares(ort_seconds)}")
-    conv_c = per_type.get("conv", 0.0)
-    conv_o = ort_seconds.get("Conv", 0.0) / max(3, rounds // 2)
-    if conv_c and conv_o:
-        row["notes"].append(f"conv alone: cnnviz {H.fmt_time(conv_c)} vs onnxruntime {H.fmt_time(conv_o)} "
-                            f"({conv_c / conv_o:.2f}×)")
+    for kind in sorted(k for k in per_type if k.startswith("conv")):
+        conv_c = per_type[kind]
+        conv_o = ort_seconds.get(kind, 0.0) / max(3, rounds // 2)
+        if conv_c and conv_o:
+            row["notes"].append(f"{kind}: cnnviz {H.fmt_time(conv_c)} vs onnxruntime {H.fmt_time(conv_o)} "
+                                f"({conv_c / conv_o:.2f}×)")
     t_c, t_f, t_p = median_of(row, base), median_of(row, "onnxruntime, all graph optimisations (final output only)"), \
         median_of(row, "onnxruntime, no graph optimisations (final output only)")
     if t_c and t_f and t_p:
@@ -1239,6 +1247,7 @@ ROWS: dict[int, tuple[str, Callable[[Bench], dict[str, Any]]]] = {
     5: ("whole process", row_process),
     6: ("a big stage vs a bare dump", row_big_stage),
     7: ("imported ResNet-style ONNX graph vs onnxruntime", row_onnx),
+    8: ("imported MobileNetV2-style ONNX graph vs onnxruntime", lambda b: row_onnx(b, 8, "mobilenet")),
 }
 
 
@@ -1248,7 +1257,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="CI smoke mode: every row once on small sizes")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     ap.add_argument("--markdown", metavar="PATH", help="also write the tables as Markdown")
-    ap.add_argument("--rows", default="1,2,3,4,5,6,7", help="comma-separated rows to run (default: all)")
+    ap.add_argument("--rows", default="1,2,3,4,5,6,7,8", help="comma-separated rows to run (default: all)")
     ap.add_argument("--repeats", type=int, help="rounds per measurement (overrides the defaults)")
     ap.add_argument("--profile", action="store_true",
                     help="also cProfile cnnviz.run on rows 1-3 (and, with row 6, its cnnviz run in-process)")

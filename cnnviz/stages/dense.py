@@ -9,7 +9,7 @@ chart, with ``labels`` as class names.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -33,6 +33,19 @@ class DenseWeights:
     spec: Mapping[str, Any] | None
     array: np.ndarray | None
     path: KeyPath
+    cast: dict[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
+
+    def as_dtype(self, dtype: np.dtype) -> np.ndarray | None:
+        """The file's array in ``dtype``, converted once and kept (read-only: every plan shares it)."""
+        if self.array is None:
+            return None
+        key = np.dtype(dtype).str
+        if key not in self.cast:
+            arr = np.ascontiguousarray(self.array, dtype=dtype)
+            arr = arr.copy() if arr is self.array else arr
+            arr.flags.writeable = False
+            self.cast[key] = arr
+        return self.cast[key]
 
 
 def dense_weights(v: Any, path: KeyPath, files: ConfigFiles) -> DenseWeights:
@@ -127,7 +140,7 @@ class Dense(StageType):
             )
             err.size_dependent = True
             raise err
-        source = WeightSource(wspec.array, wspec.spec, (ctx.seed, st.index, 0), (units, inputs))
+        source = WeightSource(wspec.as_dtype(ctx.np_dtype), wspec.spec, (ctx.seed, st.index, 0), (units, inputs))
         labels = tuple(st.params["labels"]) if st.params["labels"] else None
         return PlannedStage(st, self, tuple(shapes), (1, 1, units), ctx.np_dtype,
                             bias=bias_vector(ctx, st, units, "units"), weight_source=source,
