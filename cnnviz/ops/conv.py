@@ -425,7 +425,7 @@ def _conv_per_channel(
     out = np.empty((ho, wo, n_k), dtype=xp.dtype)
     rows = _block_rows(wo * n_k * xp.itemsize, ho, ELEMENTWISE_BLOCK_BYTES)
     tmp = np.empty(rows * wo * n_k, dtype=xp.dtype)
-    taps = k[:, :, :, 0]  # (N, kh, kw)
+    taps = np.ascontiguousarray(k[:, :, :, 0].transpose(1, 2, 0))  # (kh, kw, N): each tap's N weights contiguous
     for r0 in range(0, ho, rows):
         r = min(rows, ho - r0)
         block = out[r0: r0 + r]
@@ -438,10 +438,10 @@ def _conv_per_channel(
                 x0 = bb * dw
                 tap = src_rows[:, x0: x0 + sw * (wo - 1) + 1: sw, :]  # (r, W', N)
                 if first:
-                    np.multiply(tap, taps[:, a, bb], out=block)
+                    np.multiply(tap, taps[a, bb], out=block)
                     first = False
                 else:
-                    np.multiply(tap, taps[:, a, bb], out=scratch)
+                    np.multiply(tap, taps[a, bb], out=scratch)
                     block += scratch
         if b is not None:
             block += b
