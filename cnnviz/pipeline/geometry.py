@@ -16,10 +16,12 @@ border a valid conv eats, the rows a floor-mode pool drops) are NaN.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from ..formatting import times
 
 __all__ = ["Projection", "cell_indices", "project"]
 
@@ -39,6 +41,8 @@ class Projection:
         The stage's geometry (input pixels).
     map : ndarray (h, w)
         The map itself, as computed.
+    image : ndarray (H, W) or (H, W, C), or None
+        The input the map is placed on (the backdrop of its overlay), when known.
     """
 
     values: np.ndarray
@@ -48,6 +52,7 @@ class Projection:
     jump: tuple[int, int]
     start: tuple[float, float]
     map: np.ndarray
+    image: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def cell_at(self, y: int, x: int) -> tuple[int, int] | None:
         """The output cell (i, j) whose block holds input pixel (y, x), or None."""
@@ -66,7 +71,8 @@ def cell_indices(pixels: np.ndarray, start: float, jump: int, cells: int) -> np.
     return np.where((i >= 0) & (i < cells), i, -1)
 
 
-def project(layer: Any, channel: int = 0, *, image_shape: tuple[int, ...] | None = None) -> Projection:
+def project(layer: Any, channel: int = 0, *, image_shape: tuple[int, ...] | None = None,
+            image: np.ndarray | None = None) -> Projection:
     """Place map ``channel`` of ``layer`` on the input's pixel grid.
 
     Parameters
@@ -77,6 +83,9 @@ def project(layer: Any, channel: int = 0, *, image_shape: tuple[int, ...] | None
         Which map; negative counts from the end.
     image_shape : (H, W) or (H, W, C), optional
         The input's size [the one the stage was planned for].
+    image : ndarray (H, W) or (H, W, C), optional
+        The input, kept on the result as its overlay's backdrop [the run's
+        input, for a layer of :func:`cnnviz.run`]; not used to compute.
 
     Returns
     -------
@@ -87,7 +96,8 @@ def project(layer: Any, channel: int = 0, *, image_shape: tuple[int, ...] | None
     Raises
     ------
     ValueError
-        A layer without geometry (built by hand), or a channel out of range.
+        A layer without geometry (built by hand), a channel out of range, or
+        an ``image`` of another size than the input's.
 
     Notes
     -----
@@ -105,10 +115,16 @@ def project(layer: Any, channel: int = 0, *, image_shape: tuple[int, ...] | None
     shape = tuple(image_shape) if image_shape is not None else tuple(ps.image_shape)
     if len(shape) < 2 or shape[0] <= 0 or shape[1] <= 0:
         raise ValueError("the input's size is not known: pass image_shape")
+    if image is None:
+        image = getattr(getattr(layer, "source", None), "image", None)
+        if image is not None and tuple(np.shape(image)[:2]) != shape[:2]:
+            image = None  # the run's input, but the map was asked for on another size
+    elif tuple(np.shape(image)[:2]) != shape[:2]:
+        raise ValueError(f"the image is {times(*np.shape(image)[:2])} but the input is {times(*shape[:2])}")
     iy = cell_indices(np.arange(shape[0]), ps.start[0], ps.jump[0], h)
     ix = cell_indices(np.arange(shape[1]), ps.start[1], ps.jump[1], w)
     m = out[:, :, channel].astype(np.float64)
     values = m[np.clip(iy, 0, None)][:, np.clip(ix, 0, None)]
     values[(iy < 0)[:, None] | (ix < 0)[None, :]] = np.nan
     return Projection(values, layer.name, channel, tuple(ps.receptive_field), tuple(ps.jump),  # type: ignore[arg-type]
-                      tuple(ps.start), m)  # type: ignore[arg-type]
+                      tuple(ps.start), m, image)  # type: ignore[arg-type]

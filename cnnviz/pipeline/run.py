@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+import weakref
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -14,7 +16,7 @@ from ..stages import PlannedStage
 from .memory import check_memory
 from .plan import consumers, plan
 
-__all__ = ["Layer", "execute", "iter_run", "run"]
+__all__ = ["Layer", "Layers", "RunSource", "execute", "iter_run", "run"]
 
 
 @dataclass
@@ -31,6 +33,9 @@ class Layer:
         None for a layer built by hand (drawn without a description or kernels).
     seconds : float
         Time the stage took.
+    source : RunSource or None
+        What the run was made from (its config and input), for a layer of
+        :func:`run`; None otherwise.  Not part of the repr or of equality.
     """
 
     index: int
@@ -39,10 +44,76 @@ class Layer:
     output: np.ndarray
     stage: PlannedStage | None
     seconds: float
+    source: RunSource | None = field(default=None, repr=False, compare=False)
 
     @property
     def params(self) -> Any:
         return self.stage.config.params if self.stage is not None else {}
+
+
+class RunSource:
+    """What one :func:`run` was made from: the config, the input as the stack saw it, and the image's name.
+
+    Each layer of the run holds it (``Layer.source``), and so does the list
+    (``Layers.source``): a picture of one layer (a notebook's) needs the
+    config's ``render`` section, and an overlay the input.  It reaches the
+    run's list of layers only weakly (:meth:`layers`), so keeping one layer
+    does not keep every other output alive.
+
+    Attributes
+    ----------
+    config : Config
+    image : ndarray (H, W, C)
+        The input as the stack saw it (the config's ``input`` section applied).
+    image_name : str or None
+        The sample name or path the image was read from; None for an array.
+    """
+
+    def __init__(self, config: Config, image: np.ndarray, image_name: str | None = None) -> None:
+        self.config = config
+        self.image = image
+        self.image_name = image_name
+        self._layers: weakref.ReferenceType[Layers] | None = None
+
+    def layers(self) -> Layers | None:
+        """The run's list of layers while it is alive, else None."""
+        return self._layers() if self._layers is not None else None
+
+    def attach(self, layers: Layers) -> None:
+        """Make ``layers`` the run's list (weakly held)."""
+        self._layers = weakref.ref(layers)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"config": self.config, "image": self.image, "image_name": self.image_name}  # a weakref does not pickle
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _layers=None)
+
+    def __repr__(self) -> str:
+        return f"RunSource({self.config.name or self.config.source!r}, image {self.image_name or 'array'} " \
+               f"{tuple(self.image.shape)})"
+
+
+class Layers(list[Layer]):
+    """What :func:`run` returns: a plain list of :class:`Layer` that also keeps ``source`` (a :class:`RunSource`).
+
+    It is a ``list`` in every way (slices and sums are plain lists); the only
+    addition is ``source``, through which a notebook draws the run
+    (``import cnnviz`` inside IPython registers the pictures: see
+    :mod:`cnnviz.notebook`).
+    """
+
+    def __init__(self, layers: Iterable[Layer] = (), source: RunSource | None = None) -> None:
+        super().__init__(layers)
+        self.source = source
+        if source is not None:
+            source.attach(self)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        source = self.__dict__.get("source")
+        if source is not None and source.layers() is None:  # unpickled, or deep-copied (a shallow copy shares it)
+            source.attach(self)
 
 
 def execute(stages: Sequence[PlannedStage], x: np.ndarray, *, inplace: bool = False,
@@ -95,7 +166,7 @@ def iter_run(config: Config | Any, image: Any, *, planned: list[PlannedStage] | 
     yield from execute(stages, x, inplace=inplace and not keep)
 
 
-def run(config: Config | Any, image: Any, *, max_memory: int | None = None) -> list[Layer]:
+def run(config: Config | Any, image: Any, *, max_memory: int | None = None) -> Layers:
     """Run the stack on an image.
 
     Parameters
@@ -111,7 +182,19 @@ def run(config: Config | Any, image: Any, *, max_memory: int | None = None) -> l
 
     Returns
     -------
-    list of Layer
-        One per stage, each with ``.name``, ``.type`` and ``.output`` (H, W, C).
+    Layers
+        A list of :class:`Layer`, one per stage, each with ``.name``,
+        ``.type`` and ``.output`` (H, W, C); the list and each layer also
+        hold ``.source`` (the config and the input as the stack saw it).  In
+        Jupyter the list shows itself as the overview and every stage's grid,
+        a layer as its grid.
     """
-    return list(iter_run(config, image, max_memory=max_memory, keep=True))
+    from .inputs import load_image
+
+    config = load_config(config)
+    x = load_image(image, config)
+    source = RunSource(config, x, os.fspath(image) if isinstance(image, (str, os.PathLike)) else None)
+    layers = Layers(iter_run(config, x, planned=plan(config, x.shape), max_memory=max_memory, keep=True), source)
+    for layer in layers:
+        layer.source = source
+    return layers
