@@ -5,7 +5,9 @@
 >>> layers = cnnviz.run(config, "chelsea")                 # doctest: +SKIP
 
 The public names are imported on first use, so ``import cnnviz`` (and
-``cnnviz --help``) stays cheap.
+``cnnviz --help``) stays cheap.  Inside IPython (Jupyter), importing cnnviz
+also registers its pictures with IPython's display (:mod:`cnnviz.notebook`;
+the drawing code is imported when the first picture is shown).
 """
 
 from __future__ import annotations
@@ -64,3 +66,17 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
+
+
+def _show_in_ipython() -> None:
+    """Inside IPython, show runs, layers and projections as pictures (nothing is imported outside it)."""
+    import sys
+
+    if "IPython" in sys.modules:
+        from .notebook import register
+
+        register()
+
+
+_show_in_ipython()
+del _show_in_ipython

@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "cnnviz"
 #: Lower layers first; a module may import its own layer and the layers below it.
 LAYERS = {
     "version": 0, "errors": 0, "formatting": 0, "limits": 1, "colormaps": 1, "ops": 2, "io": 2, "stages": 3,
-    "config": 4, "pipeline": 5, "importers": 5, "rendering": 6, "app": 7, "cli": 8,
+    "config": 4, "pipeline": 5, "importers": 5, "rendering": 6, "app": 7, "cli": 8, "notebook": 8,
 }
 MAX_LINES = 600
 
