@@ -98,7 +98,7 @@ def main() -> None:
             pg = b.new_page(viewport={"width": 960, "height": 800}, device_scale_factor=1)
             pg.goto((Path(tmp) / "page.html").as_uri())
             # the notebook down to the projection's geometry (the summary table below is text)
-            cut = pg.evaluate("document.querySelectorAll('.cell')[Number(%d)].getBoundingClientRect().top" % CUT)
+            cut = pg.evaluate(f"document.querySelectorAll('.cell')[Number({CUT})].getBoundingClientRect().top")
             pg.set_viewport_size({"width": 960, "height": int(cut)})
             pg.screenshot(path=str(Path(tmp) / "shot.png"), full_page=False)
             b.close()
