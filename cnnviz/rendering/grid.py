@@ -327,6 +327,7 @@ def render_grid(
     heading: Any = None,
     pinned: int | None = None,
     rgb_tiles: Mapping[int, np.ndarray] | None = None,
+    colour_scale: Scale | None = None,
 ) -> GridPicture:
     """Colormap and tile a stage's maps into one picture.
 
@@ -363,6 +364,8 @@ def render_grid(
     rgb_tiles : dict of int to ndarray (H, W, 3) uint8, optional
         Channels drawn as these colours instead of on the scale, without a
         range label (the PCA tile).
+    colour_scale : Scale, optional
+        These maps' ``stage_scale`` with these settings, when the caller has it (not computed again).
 
     Returns
     -------
@@ -373,13 +376,14 @@ def render_grid(
                           global_range=global_range, limits=limits, clip=clip, max_maps=max_maps, columns=columns,
                           scale=scale, labels=labels, colorbar=colorbar, dpi=100, ranges=ranges,
                           max_size=max(1, math.floor(max_size * 100 / dpi)), tile_names=tile_names,
-                          reference=reference, heading=heading, pinned=pinned, rgb_tiles=rgb_tiles)
+                          reference=reference, heading=heading, pinned=pinned, rgb_tiles=rgb_tiles,
+                          colour_scale=colour_scale)
         return GridPicture(pic.drawing.scaled(dpi), pic.layout.scaled(dpi), pic.indices, pic.scale, pic.colorbar,
                            pic.title)
     h, w, total = maps.shape
     k = dpi / 100
-    sc = stage_scale(maps, normalize, center=center, global_range=global_range, limits=limits, clip=clip,
-                     reference=reference)
+    sc = colour_scale if colour_scale is not None else stage_scale(
+        maps, normalize, center=center, global_range=global_range, limits=limits, clip=clip, reference=reference)
     palette = grid_palette(cmap)
     show_ranges = labels and (True if ranges is None else ranges)
     want_bar = bool(colorbar)
@@ -591,5 +595,5 @@ def stage_grid(
                       max_maps=int(o["max_maps"]), columns=o["columns"], scale=o["scale"],
                       labels=bool(o["labels"]), colorbar=bool(o["colorbar"]), dpi=int(o["dpi"]),
                       max_size=int(o.get("max_size") or MAX_SIZE), tile_names=names, reference=reference,
-                      heading=heading, pinned=pinned, rgb_tiles=rgb_tiles)
+                      heading=heading, pinned=pinned, rgb_tiles=rgb_tiles, colour_scale=None if extra else probe)
     return pic

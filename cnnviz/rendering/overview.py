@@ -51,9 +51,9 @@ class OverviewZoom:
         """Picture pixels of an (h, w) map."""
         return (max(1, round(-(-h // self.shrink) * self.pixels)), max(1, round(-(-w // self.shrink) * self.pixels)))
 
-    def cells(self, maps: np.ndarray) -> np.ndarray:
-        """``maps`` (h, w, n) at the overview's resolution (area-averaged when it shrinks)."""
-        return area_average(maps, self.shrink)
+    def cells(self, maps: np.ndarray, channels: np.ndarray | None = None) -> np.ndarray:
+        """``maps`` (h, w, n) at the overview's resolution (area-averaged when it shrinks); only ``channels``, if given."""
+        return area_average(maps, self.shrink, channels)
 
 
 def overview_zoom(h: int, w: int, dpi: int, max_size: int, tiles: int = 5, label_w: int = 0) -> OverviewZoom:

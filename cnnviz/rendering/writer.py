@@ -32,7 +32,7 @@ from .manifest import build_manifest, config_text, jsonable, manifest_json, outp
 from .overlay import background_rgb, blend, overlay_cmap, overlay_picture
 from .overview import OverviewRow, OverviewZoom, input_rgb, overview_zoom, render_input, render_overview
 from .palette import LEVELS, colormap_colors, grid_palette, is_diverging, resolve_center
-from .scale import Scale, fixed_limits, is_vector, run_range, select_maps, stage_scale
+from .scale import Scale, finite_range, fixed_limits, is_vector, run_range, select_maps, stage_scale
 
 __all__ = ["OWN_FILE", "OWN_TEMP", "remove_orphaned_temps", "previous_files", "Writer", "render"]
 
@@ -215,7 +215,7 @@ class Writer:
              palette: np.ndarray) -> OverviewRow:
         """An overview row: the strongest few maps on the grid's scale, at the overview's pixel scale."""
         sel = select_maps(y, self.overview_maps)
-        q = scale.indices(self.zoom.cells(y[:, :, sel]), sel)
+        q = scale.indices(self.zoom.cells(y, sel), sel)
         return OverviewRow(heading, detail, note, [q[:, :, j] for j in range(len(sel))], [int(c) for c in sel],
                            self.zoom.size(*y.shape[:2]), palette, scale)
 
@@ -227,8 +227,8 @@ class Writer:
         self._rgb[layer.index] = keeps and all(self._rgb.get(s, False) for s in sources)
         y = layer.output
         n = y.shape[2]
-        mag = float(np.max(np.abs(y))) if y.size and np.isfinite(y).all() else float(
-            np.nan_to_num(np.nanmax(np.abs(np.where(np.isfinite(y), y, np.nan))))) if y.size else 0.0
+        lo, hi = finite_range(y) if y.size else (0.0, 0.0)
+        mag = max(abs(float(lo)), abs(float(hi)))  # the largest finite |value|, without an |y| copy of the stage
         self._magnitude[layer.index] = mag
         reference = max((self._magnitude.get(s, 0.0) for s in sources), default=0.0)
         names = ps.tile_labels() if ps is not None else None
