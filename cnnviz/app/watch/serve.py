@@ -3,17 +3,25 @@
 A :class:`PageServer` (standard library :mod:`http.server`, one thread per
 request, in a daemon thread) serves:
 
-* ``/`` — one self-contained page (inline HTML, CSS and JavaScript, no
-  network fetches) that polls ``/state`` and, when a new render is there,
-  loads its images with a cache-busting query and swaps them in once they
-  have loaded; the current error, if the config is invalid, is shown in a
-  banner at the top until a fix renders;
+* ``/`` — one self-contained page (:data:`~cnnviz.app.watch.page.PAGE_HTML`:
+  inline HTML, CSS and JavaScript, no network fetches) that polls ``/state``
+  and, when a new render is there, loads its images with a cache-busting
+  query and swaps them in once they have loaded; the current error, if the
+  config is invalid, is shown in a banner at the top until a fix renders;
+  hovering a map cell draws its receptive field on the input and shows its
+  value, and a click opens a tile large;
 * ``/state`` — JSON: ``version`` (bumped on every change), ``generation``
   (bumped on every render), ``error`` (a list of ``Error: ...`` lines, empty
   when the last attempt rendered), ``message`` (the last render's line) and
   ``sections`` (the figures, from the output folder's ``manifest.json``: the input, every stage's grid and
   filters, the overview); each title shows once — in the picture, which
   draws its own, or (``labels: false``) as the section's heading;
+* ``/cells`` — JSON: where the last render drew every tile of the input and
+  of each grid, and each stage's receptive field, jump and start
+  (:meth:`~cnnviz.app.watch.cells.PageCells.meta`);
+* ``/values/STAGE/CHANNEL`` — one map that a grid shows, 8-bit with its min
+  and max (:meth:`~cnnviz.app.watch.cells.PageCells.values`); only maps the
+  current render's grids show, and (``?g=``) only of the render the page shows;
 * ``/files/NAME`` — a file of the output folder, only when the current
   manifest lists it (or it is ``manifest.json``), only by a plain file name
   (no ``/``, no ``..``), and only when it resolves inside the output folder
@@ -35,12 +43,15 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from ...errors import CnnvizError
+from .cells import PageCells
+from .page import PAGE_HTML
 
 __all__ = ["PageState", "PageServer", "sections_from_manifest", "PAGE_HTML"]
 
+_VALUES = re.compile(r"^/values/(\d{1,6})/(\d{1,7})$")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _TYPES = {".png": "image/png", ".json": "application/json; charset=utf-8", ".npz": "application/octet-stream"}
 
@@ -118,10 +129,15 @@ class PageState:
         self.message = "starting…"
         self.sections: list[dict[str, Any]] = []
         self._files: set[str] = set()
+        self.cells = PageCells()
         self.updated = time.time()
 
-    def set_rendered(self, message: str) -> None:
-        """A render finished: read its manifest, clear the error, bump the generation."""
+    def set_rendered(self, message: str, cells: PageCells | None = None) -> None:
+        """A render finished: read its manifest, clear the error, bump the generation.
+
+        ``cells`` (:func:`~cnnviz.app.watch.cells.page_cells` of that render) are
+        what the page points at; without them its pictures are not hoverable.
+        """
         try:
             manifest = json.loads((self.outdir / "manifest.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -134,6 +150,8 @@ class PageState:
             self.message = message
             self.error = []
             self.generation += 1
+            self.cells = cells if cells is not None else PageCells()
+            self.cells.generation = self.generation
             self.version += 1
             self.updated = time.time()
 
@@ -148,6 +166,13 @@ class PageState:
         """Is ``name`` a file the current manifest lists?"""
         with self._lock:
             return name in self._files
+
+    def cells_of(self, generation: int | None = None) -> PageCells | None:
+        """The current render's cells (None when ``generation`` is given and is not the current one)."""
+        with self._lock:
+            if generation is not None and generation != self.generation:
+                return None
+            return self.cells
 
     def snapshot(self) -> dict[str, Any]:
         """The ``/state`` JSON."""
@@ -219,17 +244,36 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if not self._host_ok():
             return self._fail(HTTPStatus.FORBIDDEN)
-        raw = urlsplit(self.path).path
+        parts = urlsplit(self.path)
+        raw = parts.path
         if raw in ("/", "/index.html"):
             return self._send(HTTPStatus.OK, PAGE_HTML.encode("utf-8"), "text/html; charset=utf-8")
         if raw == "/state":
             body = json.dumps(self.server.state.snapshot(), ensure_ascii=False).encode("utf-8")
             return self._send(HTTPStatus.OK, body, "application/json; charset=utf-8")
+        if raw == "/cells":
+            cells = self.server.state.cells_of()
+            meta = cells.meta() if cells is not None else {}
+            body = json.dumps(meta, ensure_ascii=False, allow_nan=False).encode("utf-8")
+            return self._send(HTTPStatus.OK, body, "application/json; charset=utf-8")
+        m = _VALUES.match(raw)
+        if m:
+            return self._values(int(m.group(1)), int(m.group(2)), parts.query)
         if raw == "/favicon.ico":
             return self._send(HTTPStatus.NO_CONTENT, b"", "image/x-icon")
         if raw.startswith("/files/"):
             return self._file(unquote(raw[len("/files/"):]))
         return self._fail(HTTPStatus.NOT_FOUND)
+
+    def _values(self, stage: int, channel: int, query: str) -> None:
+        gen = parse_qs(query).get("g", [""])[0]
+        if gen and not re.fullmatch(r"[0-9]{1,9}", gen):
+            return self._fail(HTTPStatus.BAD_REQUEST)
+        cells = self.server.state.cells_of(int(gen) if gen else None)
+        body = cells.values(stage, channel) if cells is not None else None
+        if body is None:  # a map no grid of the current render shows, or a render the page no longer shows
+            return self._fail(HTTPStatus.NOT_FOUND)
+        self._send(HTTPStatus.OK, body, "application/octet-stream")
 
     def _file(self, name: str) -> None:
         state = self.server.state
@@ -291,154 +335,3 @@ class PageServer:
             self._thread.join(timeout=5)
             self._thread = None
         self._httpd.server_close()
-
-
-PAGE_HTML = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>cnnviz watch</title>
-<style>
-  :root { --ink: #1f1f1f; --soft: #666; --line: #ddd; --bg: #f6f6f4; --err: #b00020; }
-  * { box-sizing: border-box; }
-  body { margin: 0; font: 14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--ink);
-         background: var(--bg); }
-  header { position: sticky; top: 0; z-index: 2; background: #fff; border-bottom: 1px solid var(--line);
-           padding: 8px 16px; display: flex; flex-wrap: wrap; gap: 4px 16px; align-items: baseline; }
-  header h1 { font-size: 16px; margin: 0; }
-  #source { color: var(--soft); }
-  #status { color: var(--soft); margin-left: auto; font-variant-numeric: tabular-nums; }
-  #status.offline { color: var(--err); }
-  #error { margin: 0; padding: 12px 16px; background: var(--err); color: #fff; font: 600 15px/1.45 ui-monospace,
-           SFMono-Regular, Menlo, Consolas, monospace; white-space: pre-wrap; word-break: break-word;
-           position: sticky; top: 41px; z-index: 1; box-shadow: 0 2px 6px rgba(0,0,0,.25); }
-  #error[hidden] { display: none; }
-  main { padding: 12px 16px 40px; }
-  section { background: #fff; border: 1px solid var(--line); border-radius: 6px; margin: 0 0 14px;
-            padding: 8px 12px 12px; }
-  section h2 { font-size: 14px; margin: 0 0 8px; font-weight: 600; }
-  .imgs { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }
-  figure { margin: 0; }
-  figure img { display: block; max-width: 100%; height: auto; image-rendering: auto; }
-  figcaption { color: var(--soft); font-size: 12px; margin-top: 2px; }
-  #empty { color: var(--soft); }
-</style>
-</head>
-<body data-generation="0" data-version="-1">
-<header>
-  <h1>cnnviz watch</h1>
-  <span id="source"></span>
-  <span id="status">connecting…</span>
-</header>
-<pre id="error" role="alert" hidden></pre>
-<main id="figures"><p id="empty">Waiting for the first render…</p></main>
-<script>
-"use strict";
-let version = -1, generation = 0, busy = false;
-const $ = (id) => document.getElementById(id);
-
-function figureFor(sec, img, gen) {
-  const fig = document.createElement("figure");
-  const el = document.createElement("img");
-  el.alt = sec.title + " (" + img.caption + ")";
-  el.dataset.file = img.file;
-  el.src = "files/" + encodeURIComponent(img.file) + "?g=" + gen;
-  fig.append(el);
-  if (sec.show_title && sec.images.length > 1) {  // pictures without labels: say which is which
-    const cap = document.createElement("figcaption");
-    cap.textContent = img.caption;
-    fig.append(cap);
-  }
-  return [fig, el];
-}
-
-function loaded(el) {
-  return new Promise((resolve) => {
-    if (el.complete) return resolve();
-    el.addEventListener("load", resolve, {once: true});
-    el.addEventListener("error", resolve, {once: true});
-    setTimeout(resolve, 1500);
-  });
-}
-
-async function showFigures(state) {
-  // build the new figures off-screen and swap them in once their images loaded: no flicker
-  const main = document.createElement("main");
-  main.id = "figures";
-  const imgs = [];
-  for (const sec of state.sections) {
-    const s = document.createElement("section");
-    s.id = sec.id;
-    s.dataset.title = sec.title;
-    s.setAttribute("aria-label", sec.title);
-    if (sec.show_title) {  // the pictures do not carry it (labels: false): the page says it, once
-      const h = document.createElement("h2");
-      h.textContent = sec.title;
-      s.append(h);
-    }
-    const box = document.createElement("div");
-    box.className = "imgs";
-    for (const img of sec.images) {
-      const [fig, el] = figureFor(sec, img, state.generation);
-      box.append(fig);
-      imgs.push(el);
-    }
-    s.append(box);
-    main.append(s);
-  }
-  if (!state.sections.length) {
-    const p = document.createElement("p");
-    p.id = "empty";
-    p.textContent = "Nothing rendered yet.";
-    main.append(p);
-  }
-  await Promise.all(imgs.map(loaded));
-  $("figures").replaceWith(main);
-}
-
-function showError(lines) {
-  const box = $("error");
-  if (lines.length) {
-    box.textContent = lines.join("\\n");
-    box.hidden = false;
-  } else {
-    box.textContent = "";
-    box.hidden = true;
-  }
-}
-
-async function tick() {
-  if (busy) return;
-  busy = true;
-  try {
-    const r = await fetch("state", {cache: "no-store"});
-    const state = await r.json();
-    $("status").classList.remove("offline");
-    if (state.version !== version) {
-      $("source").textContent = state.config + " on " + state.image + " → " + state.outdir;
-      if (state.generation !== generation) {
-        await showFigures(state);
-        generation = state.generation;
-        document.body.dataset.generation = String(generation);
-      }
-      showError(state.error);
-      version = state.version;
-      document.body.dataset.version = String(version);
-      document.title = (state.error.length ? "✗ " : "") + "cnnviz watch";
-    }
-    $("status").textContent = state.message + " · " + state.updated;
-  } catch (e) {
-    $("status").textContent = "not connected (is cnnviz watch still running?)";
-    $("status").classList.add("offline");
-  } finally {
-    busy = false;
-  }
-}
-
-tick();
-setInterval(tick, 300);
-</script>
-</body>
-</html>
-"""

@@ -33,6 +33,8 @@ from ...importers import load_config
 from ...io.images import SAMPLES, image_label, read_image
 from ..session import default_outdir
 from .backends import POLL_INTERVAL, PollBackend, Signature, WatchfilesBackend, file_signature, have_watchfiles
+from .cells import page_cells
+from .drawings import DrawnRenderer
 from .incremental import IncrementalRenderer, RenderReport
 from .serve import PageServer, PageState
 
@@ -199,7 +201,9 @@ class Watcher:
             config = None  # reported by the first render, and watched until it is fixed
         if config is not None and req.overrides:
             config = apply_overrides(config, req.overrides)  # a bad --set is a usage error: stop
-        renderer = IncrementalRenderer(req.config, req.image, ".", req.overrides)
+        # --serve: a renderer that keeps its drawings, so that the page knows where every tile is
+        kind = DrawnRenderer if req.serve else IncrementalRenderer
+        renderer = kind(req.config, req.image, ".", req.overrides)
         if req.outdir is not None:
             outdir = Path(req.outdir)
         elif config is not None:
@@ -292,7 +296,7 @@ class Watcher:
         if report is not None:
             self._say(self.out, report.line())
             if self.state is not None:
-                self.state.set_rendered(report.line())
+                self.state.set_rendered(report.line(), self._cells())
         else:
             for line in lines:
                 self._say(self.err, line)
@@ -303,6 +307,13 @@ class Watcher:
                 self.reports.append(report)
             self.errors.extend(lines)
             self._changed.notify_all()
+
+    def _cells(self) -> Any:
+        """The page's cells of the render just made (where its tiles are, their maps)."""
+        r = self.renderer
+        if not isinstance(r, DrawnRenderer):
+            return None
+        return page_cells(r.drawings, r.layers, r.input.shape if r.input is not None else None)
 
     def _update_watched(self, before: Mapping[str, Signature], ok: bool) -> None:
         """Watch the config and every file it names now; queue a render for edits made meanwhile."""
