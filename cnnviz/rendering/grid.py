@@ -399,7 +399,7 @@ def render_grid(
                    show_ranges=show_ranges, colorbar=want_bar, max_size=max_size, tile_names=tile_names)
         if lay is not None or n == 1:
             break
-        n = max(1, math.ceil(n * 0.7))
+        n = max(1, min(n - 1, math.ceil(n * 0.7)))
     if lay is None:  # one map that cannot fit: the smallest zoom there is
         lay = _fit(idx, h, w, k, sc, head, subtitle, columns=columns, scale=scale, labels=labels,
                    show_ranges=show_ranges, colorbar=want_bar, max_size=max_size, tile_names=tile_names,

@@ -27,6 +27,7 @@ from ..pipeline import Layer
 from .bars import bar_chart
 from .canvas import Drawing, rasterize
 from .filters import filter_figure
+from .fit import fit_drawing
 from .grid import MAX_SIZE, GridPicture, grid_title, render_grid, stage_file_name, stage_grid
 from .manifest import build_manifest, config_text, jsonable, manifest_json, output_stats, png_text
 from .overlay import background_rgb, blend, overlay_cmap, overlay_picture
@@ -169,6 +170,7 @@ class Writer:
     def picture(self, stem: str, drawing: Drawing, stage: str) -> str:
         """Write ``drawing`` as ``<stem>.<format>`` with the run's metadata; its file name."""
         name = f"{stem}.{self.fmt}"
+        drawing = fit_drawing(drawing, self.max_size)  # parts that do not shrink with max_size (a bar plot)
         self.drawings[stem] = drawing
         text = png_text(self.config_text, self.label, title=drawing.title, stage=stage)
         if self.fmt == "png":

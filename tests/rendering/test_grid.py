@@ -86,3 +86,22 @@ def test_integer_nearest_neighbour_upscaling():
     assert auto_scale(300, 451) == 1
     big = render_grid(smooth_maps(200, 260, 2), cmap="gray")
     assert big.layout.scale == 1
+
+
+def test_two_maps_that_fit_nowhere_at_full_size_still_end(tmp_path):
+    """render_grid once looped forever when 2 or 3 maps did not fit max_size (0.7 × 2, rounded up, is 2):
+    a 120×160 image, 2 kernels, max_size 256.  Run in a child process, so that a regression fails, not hangs."""
+    import subprocess
+    import sys
+
+    code = ("import cnnviz, numpy as np; img = np.random.default_rng(0).random((120, 160)); "
+            "cfg = {'stages': [{'type': 'conv', 'filters': [{'random': {'count': 2}}]}], "
+            "'render': {'max_size': 256}}; "
+            f"cnnviz.render(cfg, cnnviz.run(cfg, img), {str(tmp_path / 'out')!r}, image=img)")
+    try:
+        subprocess.run([sys.executable, "-c", code], check=True, timeout=60, capture_output=True)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("rendering two maps into max_size 256 did not end") from None
+    from tests.helpers import read_rgb
+    rgb = read_rgb(tmp_path / "out" / "01_conv1.png")
+    assert max(rgb.shape[:2]) <= 256

@@ -107,7 +107,8 @@ class IncrementalRenderer:
     """
 
     def __init__(self, config_path: str, image: str, outdir: str | os.PathLike[str],
-                 overrides: Sequence[str] = (), *, max_memory: int | None = None) -> None:
+                 overrides: Sequence[str] = (), *, max_memory: int | None = None,
+                 keep_drawings: bool = False) -> None:
         self.config_path = config_path
         self.image = image
         self.outdir = Path(outdir)
@@ -118,6 +119,10 @@ class IncrementalRenderer:
         self.planned: list[PlannedStage] = []
         self.layers: list[Layer] = []
         self.input: np.ndarray | None = None
+        #: With ``keep_drawings`` (``watch --serve``): file stem -> Drawing of the last render, where every
+        #: tile was drawn (the page maps a mouse position to a cell with it).
+        self.keep_drawings = keep_drawings
+        self.drawings: dict[str, Any] = {}
         self._image_key: tuple[Any, ...] | None = None
         self._image: np.ndarray | None = None
 
@@ -158,6 +163,8 @@ class IncrementalRenderer:
         session = Session(config, self.image, prepared=x, planned=planned, max_memory=self.max_memory)
         result = session.render(self.outdir, keep=True, reuse=reuse, config_path=self.config_path)
         self.config, self.planned, self.layers, self.input = config, list(planned), result.layers, x
+        if self.keep_drawings:
+            self.drawings = dict(result.drawings)
         return RenderReport(
             stages=len(result.layers),
             recomputed_from=result.computed[0] if result.computed else None,

@@ -53,7 +53,8 @@ __all__ = ["PageState", "PageServer", "sections_from_manifest", "PAGE_HTML"]
 
 _VALUES = re.compile(r"^/values/(\d{1,6})/(\d{1,7})$")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
-_TYPES = {".png": "image/png", ".json": "application/json; charset=utf-8", ".npz": "application/octet-stream"}
+_TYPES = {".png": "image/png", ".svg": "image/svg+xml", ".json": "application/json; charset=utf-8",
+          ".npz": "application/octet-stream"}
 
 
 def _shape(shape: Any) -> str:
@@ -95,12 +96,14 @@ def sections_from_manifest(manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
         shape = _shape(st.get("output_shape"))
         if shape:
             title += f" · {shape}"
-        images = [{"file": f, "caption": "filters" if f.startswith("filters_") else "feature maps"}
-                  for f in st.get("files") or [] if isinstance(f, str)]
+        images = [{"file": f, "caption": "filters" if f.startswith("filters_") else
+                   "overlay" if f.startswith("overlay_") else "feature maps"}
+                  for f in st.get("files") or [] if isinstance(f, str) and not f.endswith(".pdf")]
         out.append({"id": f"stage-{index}", "title": title, "images": images})
-    if "overview.png" in files:
+    overview = next((f for f in ("overview.png", "overview.svg") if f in files), None)
+    if overview is not None:
         out.append({"id": "overview", "title": "overview",
-                    "images": [{"file": "overview.png", "caption": "overview"}]})
+                    "images": [{"file": overview, "caption": "overview"}]})
     for sec in out:
         sec["show_title"] = not (titled and sec["images"])
     return out

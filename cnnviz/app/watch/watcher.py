@@ -34,7 +34,6 @@ from ...io.images import SAMPLES, image_label, read_image
 from ..session import default_outdir
 from .backends import POLL_INTERVAL, PollBackend, Signature, WatchfilesBackend, file_signature, have_watchfiles
 from .cells import page_cells
-from .drawings import DrawnRenderer
 from .incremental import IncrementalRenderer, RenderReport
 from .serve import PageServer, PageState
 
@@ -202,8 +201,7 @@ class Watcher:
         if config is not None and req.overrides:
             config = apply_overrides(config, req.overrides)  # a bad --set is a usage error: stop
         # --serve: a renderer that keeps its drawings, so that the page knows where every tile is
-        kind = DrawnRenderer if req.serve else IncrementalRenderer
-        renderer = kind(req.config, req.image, ".", req.overrides)
+        renderer = IncrementalRenderer(req.config, req.image, ".", req.overrides, keep_drawings=req.serve)
         if req.outdir is not None:
             outdir = Path(req.outdir)
         elif config is not None:
@@ -311,7 +309,7 @@ class Watcher:
     def _cells(self) -> Any:
         """The page's cells of the render just made (where its tiles are, their maps)."""
         r = self.renderer
-        if not isinstance(r, DrawnRenderer):
+        if r is None or not r.keep_drawings:
             return None
         return page_cells(r.drawings, r.layers, r.input.shape if r.input is not None else None)
 

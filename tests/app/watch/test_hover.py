@@ -186,17 +186,16 @@ def test_a_map_is_a_quarter_of_its_float32_and_a_sixteenth_of_its_stage(tmp_path
         w.stop()
 
 
-def test_the_drawn_renderer_renders_and_reuses_as_the_plain_one(tmp_path):
-    """DrawnRenderer (which keeps the drawings for the page) is IncrementalRenderer's update, no more."""
-    from cnnviz.app.watch.drawings import DrawnRenderer
+def test_keeping_the_drawings_renders_and_reuses_as_without(tmp_path):
+    """keep_drawings (for the page) changes nothing of what IncrementalRenderer renders or reuses."""
     from cnnviz.app.watch.incremental import IncrementalRenderer
 
     image(tmp_path / "img.png", 36, 44)
     cfg = tmp_path / "stack.yaml"
     edits = [stack(), stack(render="cmap: viridis"), stack([KERNELS[0], KERNELS[2]])]
     runs = []
-    for kind in (IncrementalRenderer, DrawnRenderer):
-        r = kind(str(cfg), str(tmp_path / "img.png"), tmp_path / kind.__name__)
+    for keep in (False, True):
+        r = IncrementalRenderer(str(cfg), str(tmp_path / "img.png"), tmp_path / str(keep), keep_drawings=keep)
         seen = []
         for text in edits:
             cfg.write_text(text, encoding="utf-8")
@@ -204,8 +203,7 @@ def test_the_drawn_renderer_renders_and_reuses_as_the_plain_one(tmp_path):
             seen.append((rep.stages, rep.recomputed_from, rep.computed, rep.first,
                          sorted(p.name for p in rep.files), [la.output.tobytes() for la in r.layers]))
         runs.append(seen)
-        if kind is DrawnRenderer:
-            assert sorted(r.drawings) == ["00_input", "01_edges", "02_pool", "overview"]
+        assert sorted(r.drawings) == (["00_input", "01_edges", "02_pool", "overview"] if keep else [])
     assert runs[0] == runs[1]
     assert [s[2] for s in runs[1]] == [[1, 2], [], [1, 2]]
 
