@@ -29,7 +29,8 @@ import os
 import struct
 import threading
 import zlib
-from collections.abc import Iterator, Mapping
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -45,6 +46,7 @@ __all__ = [
     "write_png",
     "read_png_metadata",
     "remove_pending_temporaries",
+    "BackgroundWrites",
 ]
 
 #: Prefix of cnnviz's own PNG text keywords (``cnnviz.config``, ...).
@@ -119,6 +121,75 @@ def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     with atomic_write(path, "wb") as f:
         f.write(data)
     return Path(path)
+
+
+class BackgroundWrites:
+    """Write files in order, each in a thread of its own, while the caller goes on drawing.
+
+    :meth:`submit` starts ``fn(*args, **kwargs)`` once the previous job has
+    ended (one job runs at a time, in the order given); at most ``depth``
+    jobs are pending (their pixels held in memory) before :meth:`submit`
+    waits.  zlib and Pillow's encoder release the GIL, so a PNG is encoded
+    while the next picture is laid out.  The first job that raises stops the
+    rest (they are skipped, as a run that stops at its first failure would
+    never have written them) and its exception is raised by the next
+    :meth:`submit` or by :meth:`wait`.  :meth:`cancel` skips what has not
+    started and waits for the job running now.  Each file is still written
+    through :func:`atomic_write`, so none is ever left half-written; the
+    threads are not daemons, so an interpreter that exits waits for the write
+    under way.
+    """
+
+    def __init__(self, depth: int = 2) -> None:
+        self.depth = depth
+        self._threads: deque[threading.Thread] = deque()
+        self._error: BaseException | None = None
+        self._stopped = False
+
+    def _run(self, previous: threading.Thread | None, fn: Callable[..., Any], args: Any, kwargs: Any) -> None:
+        if previous is not None:
+            previous.join()
+        if self._error is not None or self._stopped:
+            return
+        try:
+            fn(*args, **kwargs)
+        except BaseException as exc:  # handed to the caller's thread
+            self._error = exc
+
+    def check(self) -> None:
+        """Raise the exception of a job that failed (once); nothing after it is written."""
+        self._raise()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            exc, self._error = self._error, None
+            self._stopped = True  # nothing after a failed write is written
+            raise exc
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Run ``fn(*args, **kwargs)`` after the jobs submitted before it."""
+        while len(self._threads) >= self.depth:
+            self._threads.popleft().join()
+        self._raise()
+        if self._stopped:
+            return
+        t = threading.Thread(target=self._run, args=(self._threads[-1] if self._threads else None, fn, args, kwargs),
+                             name="cnnviz-write")
+        t.start()
+        self._threads.append(t)
+
+    def wait(self) -> None:
+        """Wait for every job; raise the first one's exception, if one failed."""
+        while self._threads:
+            self._threads.popleft().join()
+        self._raise()
+
+    def cancel(self) -> None:
+        """Skip the jobs that have not started, wait for the one running, forget any failure."""
+        self._stopped = True
+        while self._threads:
+            self._threads.popleft().join()
+        self._error = None
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:

@@ -22,7 +22,7 @@ import numpy as np
 from ..config import Config, load_config
 from ..formatting import short_number, times
 from ..io.images import image_label, resolve_image
-from ..io.pngio import atomic_write, write_png
+from ..io.pngio import BackgroundWrites, atomic_write, write_png
 from ..pipeline import Layer
 from .bars import bar_chart
 from .canvas import Drawing, rasterize
@@ -35,8 +35,12 @@ from .overview import OverviewRow, OverviewZoom, input_rgb, overview_zoom, rende
 from .palette import LEVELS, colormap_colors, grid_palette, is_diverging, resolve_center
 from .scale import Scale, finite_range, fixed_limits, is_vector, run_range, select_maps, stage_scale
 
-__all__ = ["OWN_FILE", "OWN_TEMP", "remove_orphaned_temps", "previous_files", "Writer", "render"]
+__all__ = ["BACKGROUND_PIXELS", "OWN_FILE", "OWN_TEMP", "remove_orphaned_temps", "previous_files", "Writer", "render"]
 
+
+#: Pictures of at least this many pixels are encoded in the background while the next is drawn (smaller ones
+#: are written at once: for them a thread costs more than it saves).
+BACKGROUND_PIXELS = 1 << 20
 
 #: The only names a re-run removes (when its previous manifest lists them).
 OWN_FILE = re.compile(r"^(?:filters_)?\d+_[\w.-]+\.png$|^overview\.png$|^activations\.npz$")
@@ -129,6 +133,7 @@ class Writer:
         self.drawings: dict[str, Drawing] = {}  # every picture drawn, by file stem (``01_edges``)
         self.zoom = OverviewZoom(1, 1.0)
         self._stack = contextlib.ExitStack()
+        self._writes = BackgroundWrites()  # big PNGs are encoded while the next picture is drawn
         self._zip: Any = None
         if save_arrays:
             import zipfile
@@ -141,7 +146,13 @@ class Writer:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self._stack.__exit__(*exc)
+        try:
+            if exc[0] is None:
+                self._writes.wait()
+            else:
+                self._writes.cancel()  # the pictures not yet started are not written; the one under way ends whole
+        finally:
+            self._stack.__exit__(*exc)
 
     @property
     def opts(self) -> Mapping[str, Any]:
@@ -175,7 +186,11 @@ class Writer:
         text = png_text(self.config_text, self.label, title=drawing.title, stage=stage)
         if self.fmt == "png":
             pixels, palette = rasterize(drawing)
-            write_png(self.out / name, pixels, palette, text=text, dpi=self.dpi)
+            if pixels.shape[0] * pixels.shape[1] >= BACKGROUND_PIXELS:
+                self._writes.submit(write_png, self.out / name, pixels, palette, text=text, dpi=self.dpi)
+            else:
+                self._writes.check()  # a picture failed in the background: stop as a plain run would
+                write_png(self.out / name, pixels, palette, text=text, dpi=self.dpi)
         else:
             from .vector import write_vector
 
@@ -358,6 +373,7 @@ class Writer:
             self.written.append(self.out / "activations.npz")
         if self.opts["overview"] and self.rows:
             self.overview(self.config_path)
+        self._writes.wait()  # every picture is on disk before the manifest lists it
         manifest_path = self.out / "manifest.json"
         stale = previous_files(manifest_path)
         source = resolve_image(self.image_name) if self.image_name is not None else None

@@ -97,3 +97,52 @@ def test_encode_png_refuses_what_it_cannot_store():
         encode_png(np.zeros((2, 2), np.uint8), np.zeros((257, 3), np.uint8))
     with pytest.raises(ValueError):
         encode_png(np.zeros((2, 2, 3), np.uint8), np.zeros((4, 3), np.uint8))
+
+
+def test_background_writes_run_in_order_and_stop_at_the_first_failure():
+    import threading
+    import time
+
+    from cnnviz.io.pngio import BackgroundWrites
+
+    done, threads = [], set()
+
+    def job(i, fail=False):
+        time.sleep(0.002 * (5 - i % 5))  # later jobs would finish first if they ran at once
+        threads.add(threading.get_ident())
+        if fail:
+            raise OSError(f"job {i} failed")
+        done.append(i)
+
+    w = BackgroundWrites(depth=3)
+    for i in range(6):
+        w.submit(job, i)
+    w.wait()
+    assert done == list(range(6)) and threading.get_ident() not in threads
+
+    done.clear()
+    w = BackgroundWrites(depth=8)
+    w.submit(job, 0)
+    w.submit(job, 1, fail=True)
+    w.submit(job, 2)
+    with pytest.raises(OSError, match="job 1 failed"):
+        w.wait()
+    assert done == [0]  # job 2 was skipped
+    w.wait()  # raised once
+    w.submit(job, 3)  # after a failure nothing more is written
+    w.wait()
+    assert done == [0]
+
+
+def test_background_writes_cancel_skips_what_has_not_started():
+    import threading
+
+    from cnnviz.io.pngio import BackgroundWrites
+
+    gate, done = threading.Event(), []
+    w = BackgroundWrites(depth=8)
+    w.submit(lambda: (gate.wait(5), done.append(0)))
+    w.submit(done.append, 1)
+    threading.Timer(0.05, gate.set).start()
+    w.cancel()
+    assert done == [0]

@@ -79,3 +79,42 @@ def test_cnnviz_render_is_the_function_even_after_the_module_is_imported():
     import cnnviz.rendering.writer
 
     assert callable(cnnviz.render) and cnnviz.render is cnnviz.rendering.writer.render
+
+
+def _render_files(out, config, x, layers):
+    files = render(config, layers, out, image=x, image_name="t")
+    return {p.name: p.read_bytes() for p in files if p.suffix == ".png"}
+
+
+def test_background_writes_give_the_same_files(tmp_path, monkeypatch):
+    import cnnviz.rendering.writer as writer
+
+    config, x, layers = small_run([{"type": "conv", "filters": [[[1.0, -1.0]]]}, "relu"])
+    plain = _render_files(tmp_path / "plain", config, x, layers)
+    monkeypatch.setattr(writer, "BACKGROUND_PIXELS", 1)  # every picture in the background
+    assert _render_files(tmp_path / "background", config, x, layers) == plain
+
+
+def test_a_failed_background_write_stops_the_run_and_writes_no_manifest(tmp_path, monkeypatch):
+    import pytest
+
+    import cnnviz.rendering.writer as writer
+
+    config, x, layers = small_run([{"type": "conv", "filters": [[[1.0, -1.0]]]}, "relu", {"type": "pool", "size": 2}])
+    real = writer.write_png
+    written = []
+
+    def failing(path, *args, **kwargs):
+        if path.name == "01_conv1.png":
+            raise OSError(28, "No space left on device", str(path))
+        written.append(path.name)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(writer, "BACKGROUND_PIXELS", 1)
+    monkeypatch.setattr(writer, "write_png", failing)
+    with pytest.raises(OSError, match="No space left"):
+        render(config, layers, tmp_path, image=x, image_name="t")
+    assert written[:1] == ["00_input.png"]
+    assert "manifest.json" not in {p.name for p in tmp_path.iterdir()}
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary file left
+    assert len(written) <= 3  # at most the pictures already queued behind the failed one (depth 2)
