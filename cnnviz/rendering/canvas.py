@@ -157,19 +157,31 @@ class Drawing:
 
 @lru_cache(maxsize=4096)
 def text_mask(text: str, size: int, bold: bool = False, anchor: str = "la") -> tuple[np.ndarray, int, int]:
-    """The anti-aliased coverage (0..255) of ``text``, and the offset of its top-left from the anchor point."""
+    """The anti-aliased coverage (0..255) of ``text``, and the offset of its top-left from the anchor point.
+
+    FreeType's mask of the text, laid out once: the pixels ``ImageDraw.text``
+    draws at the bounding box's corner (the same mask, without the second
+    layout ``getbbox`` would make and the drawing context).
+    """
     from PIL import Image, ImageDraw
 
     f = font(size, bold)
-    left, top, right, bottom = f.getbbox(text, anchor=anchor)
-    w, h = max(1, right - left), max(1, bottom - top)
-    im = Image.new("L", (w, h), 0)
-    ImageDraw.Draw(im).text((-left, -top), text, font=f, fill=255, anchor=anchor)
+    if hasattr(f, "getmask2"):
+        core, (left, top) = f.getmask2(text, "L", anchor=anchor)
+        w, h = core.size
+        im = Image.new("L", (max(1, w), max(1, h)), 0)
+        if w and h:
+            im.im.paste(core, (0, 0, w, h))
+    else:  # pragma: no cover - a bitmap font (no FreeType)
+        left, top, right, bottom = f.getbbox(text, anchor=anchor)
+        im = Image.new("L", (max(1, right - left), max(1, bottom - top)), 0)
+        ImageDraw.Draw(im).text((-left, -top), text, font=f, fill=255, anchor=anchor)
     a = np.asarray(im)
     a.flags.writeable = False
     return a, left, top
 
 
+@lru_cache(maxsize=8192)
 def text_size(text: str, size: int, bold: bool = False) -> tuple[int, int]:
     """(width, height) in pixels of ``text`` drawn at ``size`` (advance width; ascender to descender)."""
     import math
@@ -290,16 +302,27 @@ def _draw_text(canvas: np.ndarray, t: Text, indexed: bool) -> None:
     x0, y0, x1, y1 = _clip_box(x, y, x + mask.shape[1], y + mask.shape[0], H, W)
     if x1 <= x0 or y1 <= y0:
         return
-    sub = mask[y0 - y:y1 - y, x0 - x:x1 - x]
     region = canvas[y0:y1, x0:x1]
     if indexed:
-        ramp = np.asarray(_RAMPS[t.color], np.uint8)
-        q = (sub.astype(np.uint16) * len(ramp) + 127) // 255
-        m = q > 0
-        region[m] = ramp[q[m] - 1]
+        ink, covered = _ink(t.text, t.size, t.bold, t.anchor, t.color)
+        box = (slice(y0 - y, y1 - y), slice(x0 - x, x1 - x))
+        np.copyto(region, ink[box], where=covered[box])
     else:
+        sub = mask[y0 - y:y1 - y, x0 - x:x1 - x]
         a = sub[:, :, None].astype(np.float32) / 255.0
         region[:] = np.round(region * (1.0 - a) + np.asarray(t.color, np.float32) * a).astype(np.uint8)
+
+
+@lru_cache(maxsize=4096)
+def _ink(text: str, size: int, bold: bool, anchor: str, color: RGB) -> tuple[np.ndarray, np.ndarray]:
+    """A text's palette indices on a palette picture (its colour's anti-aliasing ramp), and where it covers."""
+    mask = text_mask(text, size, bold, anchor)[0]
+    ramp = np.asarray(_RAMPS[color], np.uint8)
+    q = (mask.astype(np.uint16) * len(ramp) + 127) // 255
+    ink = ramp[np.maximum(q, 1) - 1]
+    covered = q > 0
+    ink.flags.writeable = covered.flags.writeable = False
+    return ink, covered
 
 
 def text_items(items: Sequence[Item]) -> list[Text]:
