@@ -8,7 +8,6 @@ as a traceback.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
 
 __all__ = ["CnnvizError", "ConfigErrors", "error_lines", "format_path", "did_you_mean", "one_line"]
@@ -41,6 +40,8 @@ def one_line(text: str) -> str:
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """Return ``" (did you mean 'x'?)"`` for the closest choice, or ``""``."""
+    import difflib  # only when a mistake is being worded
+
     close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 

@@ -163,7 +163,7 @@ def text_mask(text: str, size: int, bold: bool = False, anchor: str = "la") -> t
     draws at the bounding box's corner (the same mask, without the second
     layout ``getbbox`` would make and the drawing context).
     """
-    from PIL import Image, ImageDraw
+    from PIL import Image
 
     f = font(size, bold)
     if hasattr(f, "getmask2"):
@@ -173,6 +173,8 @@ def text_mask(text: str, size: int, bold: bool = False, anchor: str = "la") -> t
         if w and h:
             im.im.paste(core, (0, 0, w, h))
     else:  # pragma: no cover - a bitmap font (no FreeType)
+        from PIL import ImageDraw
+
         left, top, right, bottom = f.getbbox(text, anchor=anchor)
         im = Image.new("L", (max(1, right - left), max(1, bottom - top)), 0)
         ImageDraw.Draw(im).text((-left, -top), text, font=f, fill=255, anchor=anchor)

@@ -9,6 +9,8 @@ from :mod:`cnnviz.colormaps` (a bundled table: no matplotlib).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from ..colormaps import DIVERGING, colormap_rgb, is_diverging
@@ -63,19 +65,22 @@ def _ramp(rgb: np.ndarray, steps: int) -> np.ndarray:
     return np.round(WHITE * (1 - a) + rgb * a)
 
 
+@lru_cache(maxsize=64)
 def grid_palette(cmap: str) -> np.ndarray:
-    """The palette of a grid PNG: (256, 3) uint8.
+    """The palette of a grid PNG: (256, 3) uint8, read-only (one array per colormap, shared).
 
     Rows ``0 .. LEVELS-1`` are :func:`colormap_colors` ``(cmap, LEVELS)``, then
     the background, the text ramps and the frame colour.
     """
-    return np.concatenate([
+    out = np.concatenate([
         colormap_colors(cmap, LEVELS),
         WHITE[None],
         _ramp(INK_RGB, len(INK)),
         _ramp(SOFT_RGB, len(SOFT)),
         FRAME_RGB[None],
     ]).astype(np.uint8)
+    out.flags.writeable = False
+    return out
 
 #: Colours of the RGB pages (input, overview): text, secondary text, lines.
 PAGE_INK = (0x1F, 0x1F, 0x1F)
