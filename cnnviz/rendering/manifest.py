@@ -44,7 +44,9 @@ def config_text(config: Config) -> str:
     import yaml
 
     data = jsonable(config.resolved())
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=None, width=100)
+    # libyaml's dumper writes the same text as the pure-Python one, in about a quarter of the time
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return yaml.dump(data, Dumper=dumper, sort_keys=False, allow_unicode=True, default_flow_style=None, width=100)
 
 
 def png_text(config_text: str, image_name: str | None, *, title: str = "", stage: str = "") -> dict[str, str]:

@@ -11,7 +11,7 @@ import yaml
 import cnnviz
 import cnnviz.io.images
 from cnnviz.io.pngio import read_png_metadata
-from tests.helpers import NUMPYCNN, cli
+from tests.helpers import NUMPYCNN, ROOT, cli
 
 
 def test_png_metadata_round_trip(rendered):
@@ -80,7 +80,7 @@ def test_the_manifest_gives_each_stage_its_inputs_and_geometry(tmp_path):
     (1.5, 1.5) with jump 2 and field 4; the 5x5 conv after it widens the field by 4 jumps (4 + 4·2 = 12)."""
     import json
 
-    from tests.helpers import NUMPYCNN, cli
+    from tests.helpers import NUMPYCNN, ROOT, cli
 
     assert cli("run", NUMPYCNN, "chelsea", "-o", str(tmp_path)).exit_code == 0
     stages = json.loads((tmp_path / "manifest.json").read_text())["stages"]
@@ -89,3 +89,15 @@ def test_the_manifest_gives_each_stage_its_inputs_and_geometry(tmp_path):
                    ("relu1", ["edges"], [3, 3], [1, 1], [1.0, 1.0]),
                    ("pool1", ["relu1"], [4, 4], [2, 2], [1.5, 1.5]),
                    ("conv2", ["pool1"], [12, 12], [2, 2], [5.5, 5.5])]
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "configs").glob("*.yaml")))
+def test_embedded_config_text_is_what_the_pure_python_dumper_writes(name):
+    # config_text uses libyaml's dumper for speed; the text must be the one yaml.safe_dump writes
+    from cnnviz.config import load_config
+    from cnnviz.rendering.manifest import config_text, jsonable
+
+    config = load_config(ROOT / "configs" / name)
+    expected = yaml.safe_dump(jsonable(config.resolved()), sort_keys=False, allow_unicode=True,
+                              default_flow_style=None, width=100)
+    assert config_text(config) == expected
