@@ -40,6 +40,7 @@ its rows say "skipped".  No timing is asserted anywhere: the exit status is
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import os
@@ -1170,14 +1171,31 @@ def row_onnx(b: Bench, rid: int = 7, arch: str = "resnet") -> dict[str, Any]:
     names = [o.name for o in every.get_outputs()]
     ref = dict(zip(names, every.run(names, {"x": x}), strict=True))
     layers = cnnviz.run(cfg, img)
-    worst = 0.0
-    for layer in layers:
+    # Deep float32 graphs drift from the exact result in both engines (summation orders differ): a stage
+    # further than TOLERANCE from onnxruntime passes only if the same stack in float64 agrees with
+    # onnxruntime (so the arithmetic is right) and cnnviz's float32 is no further from that float64
+    # result than 1.5x onnxruntime's own float32 is.
+    exact = cnnviz.run(dataclasses.replace(cfg, dtype="float64"), img.astype(np.float64))
+    worst, drift, bad = 0.0, (0.0, 0.0, ""), []
+    for layer, layer64 in zip(layers, exact, strict=True):
         t = ref[imported.tensors[layer.name]]
         want = t[0].transpose(1, 2, 0) if t.ndim == 4 else t.reshape(1, 1, -1)
-        worst = max(worst, float(np.abs(layer.output - want).max() / (np.abs(want).max() or 1.0)))
+        scale = float(np.abs(want).max()) or 1.0
+        err = float(np.abs(layer.output - want).max()) / scale
+        worst = max(worst, err)
+        if err > TOLERANCE:
+            ours = float(np.abs(layer.output - layer64.output).max()) / scale
+            theirs = float(np.abs(want - layer64.output).max()) / scale
+            drift = max(drift, (ours, theirs, layer.name))
+            if theirs > 10 * TOLERANCE or ours > 1.5 * theirs:
+                bad.append(f"{layer.name} {err:.2e}")
     row["checks"]["every stage vs onnxruntime"] = worst
-    if not worst <= TOLERANCE:
-        b.failures.append(f"row {rid}: a stage differs from onnxruntime by {worst:.2e} (relative)")
+    if drift[2]:
+        row["notes"].append(f"float32 drift: the stage furthest from onnxruntime ({worst:.2e} relative), measured "
+                            f"against the stack in float64, is cnnviz {drift[0]:.2e} vs onnxruntime {drift[1]:.2e} "
+                            f"(largest at {drift[2]})")
+    if bad:
+        b.failures.append(f"row {rid}: stages differ from onnxruntime by more than float32 drift: {', '.join(bad[:3])}")
         return row
 
     fast, plain = ort_session(model, optimize=True), ort_session(model, optimize=False)
