@@ -26,7 +26,6 @@ import click
 
 from .version import __version__
 
-
 # When the process ends, Python's last cycle collections scan every object still alive
 # (NumPy's and cnnviz's modules, caches, the last pictures): 12-15 % of a `cnnviz run` of
 # configs/numpycnn.yaml (benchmarks row 5).  Nothing needs collecting then, so the last exit

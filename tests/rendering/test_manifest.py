@@ -80,7 +80,7 @@ def test_the_manifest_gives_each_stage_its_inputs_and_geometry(tmp_path):
     (1.5, 1.5) with jump 2 and field 4; the 5x5 conv after it widens the field by 4 jumps (4 + 4·2 = 12)."""
     import json
 
-    from tests.helpers import NUMPYCNN, ROOT, cli
+    from tests.helpers import NUMPYCNN, cli
 
     assert cli("run", NUMPYCNN, "chelsea", "-o", str(tmp_path)).exit_code == 0
     stages = json.loads((tmp_path / "manifest.json").read_text())["stages"]
