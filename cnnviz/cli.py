@@ -28,8 +28,9 @@ from .version import __version__
 
 # When the process ends, Python's last cycle collections scan every object still alive
 # (NumPy's and cnnviz's modules, caches, the last pictures): 12-15 % of a `cnnviz run` of
-# configs/numpycnn.yaml (benchmarks row 5).  Nothing needs collecting then, so the last exit
-# handler to run (the first registered) freezes them: they are still freed, just not scanned.
+# configs/numpycnn.yaml (benchmarks row 5).  Nothing needs collecting then, so an exit handler
+# registered here, before any the run adds (handlers run last-in, first-out), freezes them:
+# they are still freed, just not scanned.
 atexit.register(gc.freeze)
 
 
